@@ -1,0 +1,84 @@
+/*
+ * conf.h - ember.conf: parsed and validated whole at start-up.
+ *
+ * Line-oriented; `#` starts a comment; arguments are words, "double
+ * quoted" (with \" \\ \n \t escapes) or 'single quoted' (verbatim).
+ *
+ *   log_level     info                 # TRACE..FATAL; AWS_LAMBDA_LOG_LEVEL wins
+ *   strip_stage   auto|off|NAME        # drop "/<stage>" from paths (default off)
+ *   plugin_dir    /opt/ember/plugins   # default $LAMBDA_TASK_ROOT/plugins
+ *   server_timing on|off               # journey header on cold responses
+ *
+ *   plugin auth {                      # settings shared by every route
+ *       secret_env JWT_SECRET
+ *   }
+ *
+ *   route GET /items/{id} {            # METHOD (or ANY) and a template
+ *       auth                           # a plugin with no route settings
+ *       db {                           # a plugin with route settings
+ *           sql 'SELECT ...'
+ *       }
+ *       response
+ *   }
+ *
+ * Errors are "file:line: message", every one reported.
+ */
+#ifndef EMBER_CONF_H
+#define EMBER_CONF_H
+
+#include <stddef.h>
+#include <ember/plugin.h>
+#include "buf.h"
+
+enum ember_strip_stage {
+    EMBER_STRIP_OFF = 0,
+    EMBER_STRIP_AUTO,       /* the event's requestContext.stage */
+    EMBER_STRIP_NAME        /* conf->strip_stage_name */
+};
+
+struct ember_conf_step {
+    const char              *plugin;
+    struct ember_conf_block  block;   /* the route's settings (n may be 0) */
+};
+
+struct ember_conf_route {
+    const char              *method;  /* upper-case, or "ANY" */
+    const char              *path;    /* the template as written */
+    const char              *file;
+    int                      line;
+    size_t                   nsteps;
+    struct ember_conf_step  *steps;
+};
+
+struct ember_conf {
+    const char               *file;
+    int                       log_level;        /* -1: not set */
+    enum ember_strip_stage    strip_stage;
+    const char               *strip_stage_name;
+    const char               *plugin_dir;       /* NULL: default */
+    int                       server_timing;
+    size_t                    nplugins;
+    struct ember_conf_block  *plugins;          /* `plugin NAME {}` blocks */
+    size_t                    nroutes;
+    struct ember_conf_route  *routes;
+    void                     *mem;              /* the parser's; do not touch */
+};
+
+/*
+ * Parse text (len bytes) read from `file`.  Returns EMBER_OK with *conf
+ * set, or EMBER_ERROR with every error appended to errs, one
+ * "file:line: message\n" each, and *conf NULL.
+ */
+int  ember_conf_parse(struct ember_conf **conf, const char *file,
+                      const char *text, size_t len, struct ember_buf *errs);
+/* Read and parse a file; an unreadable file is one error ("file: strerror"). */
+int  ember_conf_load(struct ember_conf **conf, const char *file, struct ember_buf *errs);
+void ember_conf_free(struct ember_conf *conf);
+
+/* The `plugin NAME {}` block, or NULL. */
+const struct ember_conf_block *ember_conf_plugin(const struct ember_conf *conf, const char *name);
+/* The first directive `name` in b, or NULL (host->conf_find). */
+const struct ember_conf_directive *ember_conf_find(const struct ember_conf_block *b,
+                                                   const char *name);
+
+#endif

@@ -1,0 +1,57 @@
+/*
+ * event.h - Lambda events <-> struct ember_request / ember_response.
+ *
+ * Sources, detected from the event itself:
+ *   v1  API Gateway REST API (payload 1.0): "httpMethod", "requestContext" without "elb"
+ *   v2  API Gateway HTTP API (payload 2.0): "version":"2.0"
+ *   url Lambda Function URL: payload 2.0 with requestContext.domainName "*.lambda-url.*"
+ *   alb Application Load Balancer: requestContext.elb
+ */
+#ifndef EMBER_EVENT_H
+#define EMBER_EVENT_H
+
+#include <stddef.h>
+#include <ember/plugin.h>
+#include "pool.h"
+
+enum ember_source {
+    EMBER_SRC_NONE = 0,     /* not an HTTP event we know */
+    EMBER_SRC_V1,
+    EMBER_SRC_V2,
+    EMBER_SRC_URL,
+    EMBER_SRC_ALB
+};
+
+struct ember_event {
+    enum ember_source     source;
+    int                   multi_value;  /* v1/alb: the request carried multiValue* fields */
+    const char           *stage;        /* requestContext.stage, or NULL */
+    struct ember_request  req;          /* every pointer into the pool */
+};
+
+/*
+ * Parse json (len bytes) into ev, allocating from pool.  On failure returns
+ * EMBER_ERROR with err filled (status 400); ev->source says whether the
+ * source was recognised (then a 400 can be answered in its shape) or not
+ * (EMBER_SRC_NONE: report an invocation error instead).
+ */
+int ember_event_parse(struct ember_event *ev, struct ember_pool *pool,
+                      const char *json, size_t len, struct ember_error *err);
+
+/*
+ * The response JSON the event's source expects, allocated from pool;
+ * *len set.  v1: statusCode, headers, multiValueHeaders, body,
+ * isBase64Encoded.  v2/url: statusCode, headers, cookies (from set-cookie),
+ * body, isBase64Encoded.  alb: statusCode, statusDescription ("200 OK"),
+ * headers or multiValueHeaders (as the request had), body, isBase64Encoded.
+ * A binary body is base64-encoded.
+ */
+char *ember_event_response(const struct ember_event *ev, const struct ember_response *res,
+                           struct ember_pool *pool, size_t *len);
+
+/* Base64 (standard alphabet, padding optional on input). Pool-allocated. */
+char *ember_base64_encode(struct ember_pool *pool, const void *data, size_t len, size_t *outlen);
+int   ember_base64_decode(struct ember_pool *pool, const char *s, size_t len,
+                          char **out, size_t *outlen);   /* -1 on invalid input */
+
+#endif

@@ -1,0 +1,43 @@
+/*
+ * loader.h - the lazy plugin loader (core/plugin.c).
+ *
+ * A slot per plugin the config names.  ember_plugin_load() maps the .so
+ * (dlopen RTLD_NOW|RTLD_LOCAL), finds `ember_plugin_<name>`, checks magic
+ * and ABI, runs init once; a failure is returned (and retried on the next
+ * call), never cached.  Nothing is loaded until asked, except by
+ * ember_plugins_preload (EMBER_PRELOAD=all|a,b).
+ */
+#ifndef EMBER_LOADER_H
+#define EMBER_LOADER_H
+
+#include <ember/plugin.h>
+#include "conf.h"
+
+struct ember_plugin_slot {
+    const char                    *name;
+    char                          *path;     /* <dir>/<name>.so */
+    const struct ember_conf_block *global;   /* `plugin NAME {}` or an empty block */
+    void                          *dl;
+    const struct ember_plugin     *plugin;   /* non-NULL once init succeeded */
+    void                          *state;
+};
+
+struct ember_plugins;
+
+/*
+ * One slot for each plugin the config's routes name.  dir: the plugin
+ * directory (conf plugin_dir, else $EMBER_PLUGIN_DIR, else
+ * $LAMBDA_TASK_ROOT/plugins, else the install's pkglibdir).
+ */
+int  ember_plugins_create(struct ember_plugins **ps, const struct ember_conf *conf,
+                          const char *dir, const struct ember_host *host);
+struct ember_plugin_slot *ember_plugins_find(struct ember_plugins *ps, const char *name);
+/* Load and init the slot's plugin if not done yet. err->status 500 on failure. */
+int  ember_plugin_load(struct ember_plugins *ps, struct ember_plugin_slot *slot,
+                       struct ember_error *err);
+/* list: "all" or "auth,db". Fails on the first plugin that does not load. */
+int  ember_plugins_preload(struct ember_plugins *ps, const char *list, struct ember_error *err);
+/* Calls fini of every loaded plugin, dlcloses, frees. */
+void ember_plugins_free(struct ember_plugins *ps);
+
+#endif
