@@ -27,6 +27,13 @@ struct ember_exchange_core {
 int ember_exchange_run(struct ember_exchange *ex, struct ember_route *route,
                        struct ember_plugins *ps);
 
+/*
+ * Shutdown: call route_fini for every step of route whose route_init ran
+ * (then mark it not ready).  Call before ember_plugins_free, while the
+ * plugins are still mapped.
+ */
+void ember_exchange_route_fini(struct ember_route *route);
+
 /* Replace the response by {"message": reason} with err->status, keeping
    headers already set (e.g. WWW-Authenticate, Allow). */
 void ember_exchange_error_response(struct ember_exchange *ex, const struct ember_error *err);
