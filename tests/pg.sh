@@ -1,0 +1,190 @@
+#!/bin/sh
+# tests/pg.sh - a throwaway PostgreSQL for the tests and for local runs.
+#
+# Sourced (POSIX sh):
+#     . "$top_srcdir/tests/pg.sh"
+#     pg_start          # initdb in a temp dir, start, create db "ember", load
+#                       # conf/items.sql, export DATABASE_URL (+ PG_* below);
+#                       # installs an EXIT/INT/TERM trap that calls pg_stop
+#     pg_down / pg_up   # stop the server (keep its data) / start it again on
+#                       # the same port and socket (e.g. mid-run outages)
+#     pg_restart        # pg_down + pg_up
+#     pg_stop           # fast shutdown and remove the temp dir (idempotent)
+#     pg_psql ARGS...   # psql as the database owner on the socket
+#
+# As a command (the server outlives it; `eval` what start prints):
+#     eval "$(tests/pg.sh start)"     # prints export lines
+#     tests/pg.sh down|up|restart|stop|psql ...   # use PG_DIR from the env
+#
+# Exported: DATABASE_URL (libpq URI over TCP to 127.0.0.1, with a password),
+# PG_SOCKET_URL (the same database over the unix socket), PG_DIR, PG_PORT,
+# PG_PASSWORD, PG_BIN.  The server runs as the unprivileged `postgres` user
+# when we are root (PostgreSQL refuses root), in a dir that user can enter.
+
+PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
+
+pg__top() {
+    if [ -n "${top_srcdir:-}" ]; then
+        echo "$top_srcdir"
+    else
+        # tests/pg.sh run as a command: its directory's parent
+        (cd "$(dirname "$0")/.." && pwd)
+    fi
+}
+
+# Run a server-side command as the unprivileged user when we are root.
+pg__as() {
+    if [ "$(id -u)" = 0 ]; then
+        runuser -u postgres -- "$@"
+    else
+        "$@"
+    fi
+}
+
+pg__log() {
+    echo "# pg.sh: $*" >&2
+}
+
+pg__random_port() {
+    n=$(od -An -N2 -tu2 /dev/urandom | tr -d ' ')
+    echo $((20000 + n % 40000))
+}
+
+# Start the server in $PG_DIR/data on $PG_PORT; 0 when ready.
+pg__server_start() {
+    pg__as "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w -t 30 \
+        -o "-p $PG_PORT -k $PG_DIR -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
+        start >/dev/null 2>&1
+}
+
+pg_start() {
+    if [ -n "${PG_DIR:-}" ] && [ -d "$PG_DIR/data" ]; then
+        pg__log "already started in $PG_DIR"
+        return 0
+    fi
+    if [ ! -x "$PG_BIN/initdb" ]; then
+        pg__log "no PostgreSQL in $PG_BIN (apt-get install postgresql)"
+        return 1
+    fi
+    # /tmp, not $TMPDIR: the postgres user must be able to reach the dir.
+    PG_DIR=$(mktemp -d /tmp/ember-pg.XXXXXX) || return 1
+    export PG_DIR
+    chmod 0755 "$PG_DIR"
+    if [ "$(id -u)" = 0 ]; then
+        chown postgres:postgres "$PG_DIR" || return 1
+    fi
+    trap 'pg_stop' EXIT
+    trap 'pg_stop; exit 130' INT
+    trap 'pg_stop; exit 143' TERM
+
+    PG_PASSWORD=$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')
+    printf '%s\n' "$PG_PASSWORD" >"$PG_DIR/pwfile"
+    chmod 0644 "$PG_DIR/pwfile"
+    # Local (socket) connections are trusted, TCP needs the password.
+    if ! pg__as "$PG_BIN/initdb" -D "$PG_DIR/data" -U ember --pwfile="$PG_DIR/pwfile" \
+            --auth-local=trust --auth-host=scram-sha-256 -E UTF8 --no-locale \
+            >"$PG_DIR/initdb.log" 2>&1; then
+        pg__log "initdb failed:"
+        sed 's/^/#   /' "$PG_DIR/initdb.log" >&2
+        pg_stop
+        return 1
+    fi
+    rm -f "$PG_DIR/pwfile"
+
+    tries=0
+    while :; do
+        PG_PORT=$(pg__random_port)
+        export PG_PORT
+        if pg__server_start; then
+            break
+        fi
+        tries=$((tries + 1))
+        if [ "$tries" -ge 10 ]; then
+            pg__log "postgres did not start:"
+            tail -n 20 "$PG_DIR/server.log" 2>/dev/null | sed 's/^/#   /' >&2
+            pg_stop
+            return 1
+        fi
+    done
+
+    if ! "$PG_BIN/createdb" -h "$PG_DIR" -p "$PG_PORT" -U ember ember >/dev/null 2>&1; then
+        pg__log "createdb failed"
+        pg_stop
+        return 1
+    fi
+    if ! pg_psql -f "$(pg__top)/conf/items.sql" >"$PG_DIR/load.log" 2>&1; then
+        pg__log "loading conf/items.sql failed:"
+        sed 's/^/#   /' "$PG_DIR/load.log" >&2
+        pg_stop
+        return 1
+    fi
+
+    DATABASE_URL="postgresql://ember:$PG_PASSWORD@127.0.0.1:$PG_PORT/ember"
+    PG_SOCKET_URL="postgresql://ember@/ember?host=$PG_DIR&port=$PG_PORT"
+    export DATABASE_URL PG_SOCKET_URL PG_PASSWORD PG_BIN
+    return 0
+}
+
+# psql as the owner over the socket; quiet, stops on the first error.
+pg_psql() {
+    "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$PG_DIR" -p "$PG_PORT" -U ember -d ember "$@"
+}
+
+pg_down() {
+    [ -n "${PG_DIR:-}" ] && [ -f "$PG_DIR/data/postmaster.pid" ] || return 0
+    pg__as "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m fast -w -t 30 stop >/dev/null 2>&1
+}
+
+pg_up() {
+    [ -n "${PG_DIR:-}" ] && [ -n "${PG_PORT:-}" ] || { pg__log "pg_up: PG_DIR/PG_PORT not set"; return 1; }
+    [ -f "$PG_DIR/data/postmaster.pid" ] && return 0
+    if ! pg__server_start; then
+        pg__log "postgres did not start again on port $PG_PORT:"
+        tail -n 20 "$PG_DIR/server.log" 2>/dev/null | sed 's/^/#   /' >&2
+        return 1
+    fi
+}
+
+pg_restart() {
+    pg_down && pg_up
+}
+
+pg_stop() {
+    trap - EXIT INT TERM
+    [ -n "${PG_DIR:-}" ] || return 0
+    if [ -f "$PG_DIR/data/postmaster.pid" ]; then
+        pg__as "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m fast -w -t 30 stop >/dev/null 2>&1 ||
+            pg__as "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m immediate -w -t 10 stop >/dev/null 2>&1
+    fi
+    case "$PG_DIR" in
+    /tmp/ember-pg.*) rm -rf "$PG_DIR" ;;
+    esac
+    unset PG_DIR PG_PORT PG_PASSWORD DATABASE_URL PG_SOCKET_URL
+    return 0
+}
+
+# Run as a command (not sourced): tests/pg.sh start|stop|down|up|restart|psql
+case "$0" in
+*pg.sh)
+    cmd=${1:-}
+    [ $# -gt 0 ] && shift
+    case "$cmd" in
+    start)
+        pg_start || exit 1
+        trap - EXIT INT TERM    # the server outlives this command
+        printf "export PG_DIR='%s' PG_PORT='%s' PG_PASSWORD='%s' PG_BIN='%s'\n" \
+            "$PG_DIR" "$PG_PORT" "$PG_PASSWORD" "$PG_BIN"
+        printf "export DATABASE_URL='%s' PG_SOCKET_URL='%s'\n" "$DATABASE_URL" "$PG_SOCKET_URL"
+        ;;
+    stop) pg_stop ;;
+    down) pg_down ;;
+    up) pg_up ;;
+    restart) pg_restart ;;
+    psql) pg_psql "$@" ;;
+    *)
+        echo "usage: $0 start|stop|down|up|restart|psql [ARGS]" >&2
+        exit 2
+        ;;
+    esac
+    ;;
+esac
