@@ -26,28 +26,6 @@
 #include "router.h"
 #include "../tap.h"
 
-/* ---------------------------------------------------------------- stand-ins
- * core/log.c and core/conf.c are written alongside this test; until they
- * are, these weak stand-ins let the host table link.  The real ones win as
- * soon as the library has them (a strong definition overrides a weak one).
- */
-__attribute__((weak)) void ember_vlog(int level, const char *fmt, va_list ap)
-{
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-}
-
-__attribute__((weak)) const struct ember_conf_directive *
-ember_conf_find(const struct ember_conf_block *b, const char *name)
-{
-    size_t i;
-
-    for (i = 0; b != NULL && i < b->n; i++)
-        if (strcmp(b->d[i].name, name) == 0)
-            return &b->d[i];
-    return NULL;
-}
-
 /* ---------------------------------------------------------------- helpers */
 
 static char tmpdir[PATH_MAX];
@@ -429,6 +407,49 @@ static void test_preload_all_ok(void)
     ember_plugins_free(ps);
 }
 
+/* The same through conf.c's parser: slots and global blocks from a file. */
+static void test_parsed_conf(void)
+{
+    char                     text[PATH_MAX + 256], rec[PATH_MAX + 32];
+    struct ember_buf         errs = EMBER_BUF_INIT;
+    struct ember_conf       *c = NULL;
+    struct ember_plugins    *ps = NULL;
+    struct ember_plugin_slot *s;
+    struct ember_error       err;
+
+    snprintf(rec, sizeof(rec), "%s/record-parsed", tmpdir);
+    snprintf(text, sizeof(text),
+             "plugin probe {\n"
+             "    record %s\n"
+             "}\n"
+             "route GET /p {\n"
+             "    probe {\n"
+             "        answer 203\n"
+             "    }\n"
+             "}\n", rec);
+    setenv("EMBER_TEST_PLUGINS", "1", 1);
+    if (!is_int(ember_conf_parse(&c, "parsed.conf", text, strlen(text), &errs), EMBER_OK,
+                "parsed config")) {
+        diag("%s", ember_buf_str(&errs));
+        ember_buf_free(&errs);
+        return;
+    }
+    ember_buf_free(&errs);
+    is_int(ember_plugins_create(&ps, c, plugdir, &ember_host), EMBER_OK, "create from it");
+    s = ember_plugins_find(ps, "probe");
+    ok(s != NULL && s->global == ember_conf_plugin(c, "probe"),
+       "the slot's global block is the parsed `plugin probe {}`");
+    ok(s != NULL && s->global != NULL
+       && ember_host.conf_find(s->global, "record") != NULL
+       && s->global->line == 1, "host->conf_find sees its record directive");
+    ember_error_clear(&err);
+    is_int(ember_plugin_load(ps, s, &err), EMBER_OK, "probe loads with the parsed block");
+    is_file(rec, "init\n", "its init read `record` from the parsed block");
+    ember_plugins_free(ps);
+    ember_conf_free(c);
+    unlink(rec);
+}
+
 /* ---------------------------------------------------------------- tests: exchange */
 
 static void test_answer(struct ember_plugins *ps)
@@ -703,6 +724,7 @@ int main(void)
     test_maps(ps);
     test_host_response();
     test_preload_all_ok();
+    test_parsed_conf();
 
     is_file(record_path, "init\nhandle GET /answer\nhandle GET /answer\nhandle GET /default\n"
             "handle POST /chain\nhandle POST /chain\nhandle PUT /echo/42\nhandle GET /fail\n"
