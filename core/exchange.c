@@ -153,7 +153,7 @@ static void host_set_header(struct ember_exchange *ex, const char *name, const c
     size_t                 i, kept = 0;
 
     for (i = 0; i < res->nheaders; i++)
-        if (strcasecmp(res->headers[i].name, name) != 0)
+        if (res->headers[i].name == NULL || strcasecmp(res->headers[i].name, name) != 0)
             res->headers[kept++] = res->headers[i];
     res->nheaders = kept;
     host_add_header(ex, name, value);
