@@ -1,0 +1,990 @@
+/*
+ * event.c - Lambda events <-> struct ember_request / ember_response.
+ *
+ * The source is read off the event itself (see event.h).  What each source
+ * hands us, and so what we undo here:
+ *   v1   path percent-encoded; query maps decoded; headers and
+ *        multiValueHeaders both present (or null when there are none).
+ *   v2   rawPath already decoded by API Gateway and prefixed with the stage
+ *        unless the stage is $default; rawQueryString raw; one header
+ *        entry per name, repeated headers joined with commas; cookies in
+ *        their own array, without a cookie header.
+ *   url  like v2, but rawPath percent-encoded and no stage.
+ *   alb  path percent-encoded; query maps NOT decoded by the load
+ *        balancer; multiValueHeaders instead of headers when the target
+ *        group has multi-value headers on (then the answer must use them
+ *        too); the client's address only in x-forwarded-for.
+ * Everything the request points to is copied into the pool; the json-c
+ * tree is released before ember_event_parse returns.
+ */
+#include "config.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include <json-c/json.h>
+
+#include "buf.h"
+#include "error.h"
+#include "event.h"
+#include "pool.h"
+
+#define KEY_SHOWN   64      /* how much of an event's key a message repeats */
+#define WHAT_MAX    (KEY_SHOWN + 64)
+#define METHOD_MAX  32
+#define BODY_MAX    ((size_t) 1 << 30)     /* a response body we refuse to encode */
+
+static const char *const source_names[] = {
+    [EMBER_SRC_NONE] = NULL,
+    [EMBER_SRC_V1] = "v1",
+    [EMBER_SRC_V2] = "v2",
+    [EMBER_SRC_URL] = "url",
+    [EMBER_SRC_ALB] = "alb",
+};
+
+/* A growing array of name/value pairs in the pool. */
+struct kvvec {
+    struct ember_kv *v;
+    size_t           n, cap;
+};
+
+struct parse {
+    struct ember_pool  *pool;
+    struct ember_error *err;
+    struct ember_event *ev;
+    struct kvvec        headers, query, cookies;
+};
+
+static void kv_push(struct ember_pool *pool, struct kvvec *vec, const char *name,
+                    const char *value)
+{
+    if (vec->n == vec->cap) {
+        size_t           cap = vec->cap ? vec->cap * 2 : 16;
+        struct ember_kv *v = ember_pool_alloc(pool, cap * sizeof(*v));
+
+        if (vec->n > 0)
+            memcpy(v, vec->v, vec->n * sizeof(*v));
+        vec->v = v;
+        vec->cap = cap;
+    }
+    vec->v[vec->n].name = name;
+    vec->v[vec->n].value = value;
+    vec->n++;
+}
+
+static __attribute__((format(printf, 2, 3)))
+int bad(struct parse *p, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    ember_vfail(p->err, 400, fmt, ap);
+    va_end(ap);
+    return EMBER_ERROR;
+}
+
+/* Member `key` of o, borrowed; NULL when o is no object, or the member is
+   absent or JSON null (API Gateway sends null for an empty map). */
+static struct json_object *member(struct json_object *o, const char *key)
+{
+    struct json_object *v = NULL;
+
+    if (o == NULL || !json_object_is_type(o, json_type_object))
+        return NULL;
+    if (!json_object_object_get_ex(o, key, &v))
+        return NULL;
+    return v;
+}
+
+/* Upper/lower-case ASCII in place; no locale. */
+static void ascii_lower(char *s)
+{
+    for (; *s; s++)
+        if (*s >= 'A' && *s <= 'Z')
+            *s = (char) (*s - 'A' + 'a');
+}
+
+static void ascii_upper(char *s)
+{
+    for (; *s; s++)
+        if (*s >= 'a' && *s <= 'z')
+            *s = (char) (*s - 'a' + 'A');
+}
+
+static int is_tchar(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
+           || (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+}
+
+/*
+ * The JSON string v copied into the pool (*out, NUL-terminated; *outlen
+ * if not NULL).  Fails, naming `what`, if v is not a string or holds a NUL
+ * byte (which would silently cut every C string made of it).
+ */
+static int want_string(struct parse *p, struct json_object *v, const char *what,
+                       const char **out, size_t *outlen)
+{
+    const char *s;
+    size_t      n;
+
+    if (v == NULL || !json_object_is_type(v, json_type_string))
+        return bad(p, "event: %s: expected a string", what);
+    s = json_object_get_string(v);
+    n = (size_t) json_object_get_string_len(v);
+    if (memchr(s, '\0', n) != NULL)
+        return bad(p, "event: %s: contains a NUL byte", what);
+    *out = ember_pool_strndup(p->pool, s, n);
+    if (outlen)
+        *outlen = n;
+    return 0;
+}
+
+/* The object at v, or a failure naming `what`. */
+static int want_object(struct parse *p, struct json_object *v, const char *what)
+{
+    if (v == NULL || !json_object_is_type(v, json_type_object))
+        return bad(p, "event: %s: expected an object", what);
+    return 0;
+}
+
+static int hexval(unsigned char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/*
+ * Percent-decode s[0..n) into a pool string; with `plus`, '+' is a space
+ * (form encoding, for query strings).  A '%' without two hex digits stays
+ * as it is, as browsers do.  Returns NULL if an escape decodes to NUL.
+ */
+static char *pct_decode(struct ember_pool *pool, const char *s, size_t n, int plus)
+{
+    char  *d = ember_pool_alloc(pool, n + 1);
+    size_t i, o = 0;
+
+    for (i = 0; i < n; i++) {
+        unsigned char c = (unsigned char) s[i];
+
+        if (c == '%' && i + 2 < n && hexval((unsigned char) s[i + 1]) >= 0
+            && hexval((unsigned char) s[i + 2]) >= 0) {
+            c = (unsigned char) (hexval((unsigned char) s[i + 1]) << 4
+                                 | hexval((unsigned char) s[i + 2]));
+            if (c == '\0')
+                return NULL;
+            i += 2;
+        } else if (c == '+' && plus) {
+            c = ' ';
+        }
+        d[o++] = (char) c;
+    }
+    d[o] = '\0';
+    return d;
+}
+
+/* Append s percent-encoded: everything but RFC 3986 unreserved characters. */
+static void pct_encode(struct ember_buf *b, const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+
+    for (; *s; s++) {
+        unsigned char c = (unsigned char) *s;
+
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
+            || c == '-' || c == '.' || c == '_' || c == '~') {
+            ember_buf_append(b, s, 1);
+        } else {
+            char e[3] = { '%', hex[c >> 4], hex[c & 15] };
+
+            ember_buf_append(b, e, 3);
+        }
+    }
+}
+
+/* "a=1&b=2" from the query entries, percent-encoded, in the pool. */
+static const char *build_raw_query(struct ember_pool *pool, const struct kvvec *q)
+{
+    struct ember_buf b = EMBER_BUF_INIT;
+    const char      *raw;
+    size_t           i;
+
+    for (i = 0; i < q->n; i++) {
+        if (i > 0)
+            ember_buf_append(&b, "&", 1);
+        pct_encode(&b, q->v[i].name);
+        ember_buf_append(&b, "=", 1);
+        pct_encode(&b, q->v[i].value);
+    }
+    raw = ember_pool_strndup(pool, ember_buf_str(&b), b.len);
+    ember_buf_free(&b);
+    return raw;
+}
+
+static int is_ows(char c)
+{
+    return c == ' ' || c == '\t';
+}
+
+/* Cookies "a=1; b=2" (a cookie header, or one entry of v2's array) appended
+   to p->cookies.  A part without '=' is a name with an empty value. */
+static void add_cookies(struct parse *p, const char *s)
+{
+    while (*s) {
+        const char *end = strchr(s, ';'), *eq, *ne, *vs, *ve;
+
+        if (end == NULL)
+            end = s + strlen(s);
+        while (s < end && is_ows(*s))
+            s++;
+        ve = end;
+        while (ve > s && is_ows(ve[-1]))
+            ve--;
+        if (ve > s) {
+            eq = memchr(s, '=', (size_t) (ve - s));
+            if (eq == NULL) {
+                ne = ve;
+                vs = ve;
+            } else {
+                ne = eq;
+                vs = eq + 1;
+            }
+            while (ne > s && is_ows(ne[-1]))
+                ne--;
+            while (vs < ve && is_ows(*vs))
+                vs++;
+            if (ve - vs >= 2 && *vs == '"' && ve[-1] == '"') {
+                vs++;
+                ve--;
+            }
+            kv_push(p->pool, &p->cookies, ember_pool_strndup(p->pool, s, (size_t) (ne - s)),
+                    ember_pool_strndup(p->pool, vs, (size_t) (ve - vs)));
+        }
+        s = *end ? end + 1 : end;
+    }
+}
+
+/* A header for p->headers: the name lower-cased, both copied into the pool. */
+static void add_header(struct parse *p, const char *name, const char *value)
+{
+    char *n = ember_pool_strdup(p->pool, name);
+
+    ascii_lower(n);
+    kv_push(p->pool, &p->headers, n, value);
+}
+
+/* headers: {"Name": "value"} (one entry per name). */
+static int headers_single(struct parse *p, struct json_object *h)
+{
+    char what[WHAT_MAX];
+
+    if (h == NULL)
+        return 0;
+    if (want_object(p, h, "headers") != 0)
+        return EMBER_ERROR;
+    json_object_object_foreach(h, name, v) {
+        const char *value;
+
+        if (v == NULL)
+            continue;
+        snprintf(what, sizeof(what), "headers.%.*s", KEY_SHOWN, name);
+        if (want_string(p, v, what, &value, NULL) != 0)
+            return EMBER_ERROR;
+        add_header(p, name, value);
+    }
+    return 0;
+}
+
+/* multiValueHeaders: {"Name": ["v1", "v2"]} (one entry per value). */
+static int headers_multi(struct parse *p, struct json_object *h)
+{
+    char what[WHAT_MAX];
+
+    if (want_object(p, h, "multiValueHeaders") != 0)
+        return EMBER_ERROR;
+    json_object_object_foreach(h, name, arr) {
+        size_t i, n;
+
+        if (arr == NULL)
+            continue;
+        if (!json_object_is_type(arr, json_type_array))
+            return bad(p, "event: multiValueHeaders.%.*s: expected an array", KEY_SHOWN, name);
+        n = json_object_array_length(arr);
+        for (i = 0; i < n; i++) {
+            const char *value;
+
+            snprintf(what, sizeof(what), "multiValueHeaders.%.*s[%zu]", KEY_SHOWN, name, i);
+            if (want_string(p, json_object_array_get_idx(arr, i), what, &value, NULL) != 0)
+                return EMBER_ERROR;
+            add_header(p, name, value);
+        }
+    }
+    return 0;
+}
+
+/*
+ * One query entry from a v1/alb map.  API Gateway decoded it already; the
+ * load balancer passes what the client sent, so for alb we decode here.
+ */
+static int add_map_query(struct parse *p, const char *name, const char *value,
+                         const char *what, int decode)
+{
+    const char *n = name, *v = value;
+
+    if (decode) {
+        n = pct_decode(p->pool, name, strlen(name), 1);
+        v = pct_decode(p->pool, value, strlen(value), 1);
+        if (n == NULL || v == NULL)
+            return bad(p, "event: %s: contains an encoded NUL byte", what);
+    } else {
+        n = ember_pool_strdup(p->pool, name);   /* json-c keys hold no NUL */
+    }
+    kv_push(p->pool, &p->query, n, v);
+    return 0;
+}
+
+static int query_single(struct parse *p, struct json_object *q, int decode)
+{
+    char what[WHAT_MAX];
+
+    if (q == NULL)
+        return 0;
+    if (want_object(p, q, "queryStringParameters") != 0)
+        return EMBER_ERROR;
+    json_object_object_foreach(q, name, v) {
+        const char *value;
+
+        if (v == NULL)
+            continue;
+        snprintf(what, sizeof(what), "queryStringParameters.%.*s", KEY_SHOWN, name);
+        if (want_string(p, v, what, &value, NULL) != 0
+            || add_map_query(p, name, value, what, decode) != 0)
+            return EMBER_ERROR;
+    }
+    return 0;
+}
+
+static int query_multi(struct parse *p, struct json_object *q, int decode)
+{
+    char what[WHAT_MAX];
+
+    if (want_object(p, q, "multiValueQueryStringParameters") != 0)
+        return EMBER_ERROR;
+    json_object_object_foreach(q, name, arr) {
+        size_t i, n;
+
+        if (arr == NULL)
+            continue;
+        if (!json_object_is_type(arr, json_type_array))
+            return bad(p, "event: multiValueQueryStringParameters.%.*s: expected an array",
+                       KEY_SHOWN, name);
+        n = json_object_array_length(arr);
+        for (i = 0; i < n; i++) {
+            const char *value;
+
+            snprintf(what, sizeof(what), "multiValueQueryStringParameters.%.*s[%zu]",
+                     KEY_SHOWN, name, i);
+            if (want_string(p, json_object_array_get_idx(arr, i), what, &value, NULL) != 0
+                || add_map_query(p, name, value, what, decode) != 0)
+                return EMBER_ERROR;
+        }
+    }
+    return 0;
+}
+
+/* v2's rawQueryString "a=1&a=2&b" split into entries, decoded. */
+static int query_split(struct parse *p, const char *raw)
+{
+    const char *s = raw;
+
+    while (*s) {
+        const char *end = strchr(s, '&'), *eq;
+        char       *n, *v;
+
+        if (end == NULL)
+            end = s + strlen(s);
+        if (end > s) {
+            eq = memchr(s, '=', (size_t) (end - s));
+            if (eq == NULL) {
+                n = pct_decode(p->pool, s, (size_t) (end - s), 1);
+                v = ember_pool_strdup(p->pool, "");
+            } else {
+                n = pct_decode(p->pool, s, (size_t) (eq - s), 1);
+                v = pct_decode(p->pool, eq + 1, (size_t) (end - eq - 1), 1);
+            }
+            if (n == NULL || v == NULL)
+                return bad(p, "event: rawQueryString: contains an encoded NUL byte");
+            kv_push(p->pool, &p->query, n, v);
+        }
+        s = *end ? end + 1 : end;
+    }
+    return 0;
+}
+
+/* method: a token, upper-cased. */
+static int take_method(struct parse *p, struct json_object *o, const char *key,
+                       const char *what)
+{
+    const char *m;
+    size_t      n, i;
+
+    if (!json_object_object_get_ex(o, key, NULL))
+        return bad(p, "event: %s: missing", what);
+    if (want_string(p, member(o, key), what, &m, &n) != 0)
+        return EMBER_ERROR;
+    if (n == 0 || n > METHOD_MAX)
+        return bad(p, "event: %s: not an HTTP method", what);
+    for (i = 0; i < n; i++)
+        if (!is_tchar((unsigned char) m[i]))
+            return bad(p, "event: %s: not an HTTP method", what);
+    ascii_upper((char *) m);
+    p->ev->req.method = m;
+    return 0;
+}
+
+/* path: starts with '/'; percent-decoded when `decode` (never to a NUL). */
+static int take_path(struct parse *p, struct json_object *o, const char *key, int decode)
+{
+    const char *path;
+    size_t      n;
+
+    if (!json_object_object_get_ex(o, key, NULL))
+        return bad(p, "event: %s: missing", key);
+    if (want_string(p, member(o, key), key, &path, &n) != 0)
+        return EMBER_ERROR;
+    if (path[0] != '/')
+        return bad(p, "event: %s: must start with \"/\"", key);
+    if (decode) {
+        path = pct_decode(p->pool, path, n, 0);
+        if (path == NULL)
+            return bad(p, "event: %s: contains an encoded NUL byte", key);
+    }
+    p->ev->req.path = path;
+    return 0;
+}
+
+/* body + isBase64Encoded: the exact bytes, always NUL-terminated. */
+static int take_body(struct parse *p, struct json_object *root)
+{
+    struct json_object *b = member(root, "body"), *enc = member(root, "isBase64Encoded");
+    const char         *s;
+    size_t              n;
+
+    if (enc != NULL && !json_object_is_type(enc, json_type_boolean))
+        return bad(p, "event: isBase64Encoded: expected a boolean");
+    if (b == NULL) {
+        p->ev->req.body = "";
+        p->ev->req.body_len = 0;
+        return 0;
+    }
+    if (!json_object_is_type(b, json_type_string))
+        return bad(p, "event: body: expected a string");
+    s = json_object_get_string(b);
+    n = (size_t) json_object_get_string_len(b);
+    if (enc != NULL && json_object_get_boolean(enc)) {
+        char *out;
+
+        if (ember_base64_decode(p->pool, s, n, &out, &n) != 0)
+            return bad(p, "event: body: invalid base64");
+        s = out;
+    } else {
+        s = ember_pool_strndup(p->pool, s, n);
+    }
+    p->ev->req.body = s;
+    p->ev->req.body_len = n;
+    return 0;
+}
+
+/* An optional string member: *out stays NULL when absent. */
+static int opt_string(struct parse *p, struct json_object *o, const char *key,
+                      const char *what, const char **out)
+{
+    struct json_object *v = member(o, key);
+
+    if (v == NULL)
+        return 0;
+    return want_string(p, v, what, out, NULL);
+}
+
+/* The first hop of the first x-forwarded-for header, or NULL. */
+static const char *forwarded_for(struct parse *p)
+{
+    size_t i;
+
+    for (i = 0; i < p->headers.n; i++) {
+        const char *s = p->headers.v[i].value, *e;
+
+        if (strcmp(p->headers.v[i].name, "x-forwarded-for") != 0)
+            continue;
+        while (is_ows(*s))
+            s++;
+        e = s + strcspn(s, ",");
+        while (e > s && is_ows(e[-1]))
+            e--;
+        return e > s ? ember_pool_strndup(p->pool, s, (size_t) (e - s)) : NULL;
+    }
+    return NULL;
+}
+
+/* API Gateway REST (payload 1.0) and ALB: the same top-level shape. */
+static int parse_v1_alb(struct parse *p, struct json_object *root, struct json_object *ctx)
+{
+    struct ember_event *ev = p->ev;
+    int                 alb = ev->source == EMBER_SRC_ALB;
+    struct json_object *mvh = member(root, "multiValueHeaders");
+    struct json_object *mvq = member(root, "multiValueQueryStringParameters");
+    size_t              i;
+
+    if (ctx != NULL && want_object(p, ctx, "requestContext") != 0)
+        return EMBER_ERROR;
+    if (take_method(p, root, "httpMethod", "httpMethod") != 0
+        || take_path(p, root, "path", 1) != 0)
+        return EMBER_ERROR;
+    if (mvh != NULL) {
+        ev->multi_value = 1;
+        if (headers_multi(p, mvh) != 0)
+            return EMBER_ERROR;
+    } else if (headers_single(p, member(root, "headers")) != 0) {
+        return EMBER_ERROR;
+    }
+    if (mvq != NULL) {
+        if (query_multi(p, mvq, alb) != 0)
+            return EMBER_ERROR;
+    } else if (query_single(p, member(root, "queryStringParameters"), alb) != 0) {
+        return EMBER_ERROR;
+    }
+    ev->req.raw_query = build_raw_query(p->pool, &p->query);
+    for (i = 0; i < p->headers.n; i++)
+        if (strcmp(p->headers.v[i].name, "cookie") == 0)
+            add_cookies(p, p->headers.v[i].value);
+    if (take_body(p, root) != 0)
+        return EMBER_ERROR;
+    if (alb) {
+        ev->req.source_ip = forwarded_for(p);
+        return 0;
+    }
+    if (opt_string(p, ctx, "stage", "requestContext.stage", &ev->stage) != 0)
+        return EMBER_ERROR;
+    if (member(ctx, "identity") != NULL) {
+        struct json_object *id = member(ctx, "identity");
+
+        if (want_object(p, id, "requestContext.identity") != 0
+            || opt_string(p, id, "sourceIp", "requestContext.identity.sourceIp",
+                          &ev->req.source_ip) != 0)
+            return EMBER_ERROR;
+    }
+    return 0;
+}
+
+/* v2 rawPath carries "/<stage>" first unless the stage is $default. */
+static void strip_stage(struct ember_event *ev)
+{
+    const char *path = ev->req.path;
+    size_t      n;
+
+    if (ev->stage == NULL || ev->stage[0] == '\0' || strcmp(ev->stage, "$default") == 0)
+        return;
+    n = strlen(ev->stage);
+    if (path[0] != '/' || strncmp(path + 1, ev->stage, n) != 0)
+        return;
+    if (path[n + 1] == '/')
+        ev->req.path = path + n + 1;
+    else if (path[n + 1] == '\0')
+        ev->req.path = "/";
+}
+
+/* API Gateway HTTP API (payload 2.0) and Lambda function URLs. */
+static int parse_v2(struct parse *p, struct json_object *root, struct json_object *ctx)
+{
+    struct ember_event *ev = p->ev;
+    struct json_object *http = member(ctx, "http");
+    struct json_object *raw = member(root, "rawQueryString");
+    struct json_object *cookies = member(root, "cookies");
+    struct json_object *h = member(root, "headers");
+    char                what[WHAT_MAX];
+
+    if (want_object(p, http, "requestContext.http") != 0
+        || take_method(p, http, "method", "requestContext.http.method") != 0
+        || take_path(p, root, "rawPath", ev->source == EMBER_SRC_URL) != 0
+        || opt_string(p, ctx, "stage", "requestContext.stage", &ev->stage) != 0)
+        return EMBER_ERROR;
+    strip_stage(ev);
+    if (raw != NULL) {
+        if (want_string(p, raw, "rawQueryString", &ev->req.raw_query, NULL) != 0
+            || query_split(p, ev->req.raw_query) != 0)
+            return EMBER_ERROR;
+    } else {
+        if (query_single(p, member(root, "queryStringParameters"), 0) != 0)
+            return EMBER_ERROR;
+        ev->req.raw_query = build_raw_query(p->pool, &p->query);
+    }
+    if (h != NULL) {
+        if (want_object(p, h, "headers") != 0)
+            return EMBER_ERROR;
+        json_object_object_foreach(h, name, v) {
+            const char *value;
+
+            if (v == NULL)
+                continue;
+            snprintf(what, sizeof(what), "headers.%.*s", KEY_SHOWN, name);
+            if (want_string(p, v, what, &value, NULL) != 0)
+                return EMBER_ERROR;
+            add_header(p, name, value);
+        }
+    }
+    if (cookies != NULL) {
+        size_t i, n;
+
+        if (!json_object_is_type(cookies, json_type_array))
+            return bad(p, "event: cookies: expected an array");
+        n = json_object_array_length(cookies);
+        for (i = 0; i < n; i++) {
+            const char *c;
+
+            snprintf(what, sizeof(what), "cookies[%zu]", i);
+            if (want_string(p, json_object_array_get_idx(cookies, i), what, &c, NULL) != 0)
+                return EMBER_ERROR;
+            add_cookies(p, c);
+        }
+    }
+    if (take_body(p, root) != 0
+        || opt_string(p, http, "sourceIp", "requestContext.http.sourceIp",
+                      &ev->req.source_ip) != 0)
+        return EMBER_ERROR;
+    return 0;
+}
+
+static int is_json_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+/*
+ * The event's JSON tree, or NULL with err filled.  The caller owns the
+ * result (json_object_put).  JSON null parses to NULL too: *is_null says so.
+ */
+static struct json_object *parse_json(const char *json, size_t len, struct ember_error *err,
+                                      int *is_null)
+{
+    struct json_tokener    *tok;
+    struct json_object     *root;
+    enum json_tokener_error jerr;
+    size_t                  end;
+    const char             *nul;
+
+    *is_null = 0;
+    if (len > INT32_MAX - 1) {
+        ember_fail(err, 400, "event: too large (%zu bytes)", len);
+        return NULL;
+    }
+    if (json == NULL)
+        json = "";
+    /* the tokener reads a NUL as the end of its input: no raw NUL gets by */
+    nul = memchr(json, '\0', len);
+    if (nul != NULL) {
+        ember_fail(err, 400, "event: invalid JSON at offset %zu: NUL byte",
+                   (size_t) (nul - json));
+        return NULL;
+    }
+    tok = json_tokener_new();
+    json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+    root = json_tokener_parse_ex(tok, json, (int) len);
+    jerr = json_tokener_get_error(tok);
+    end = json_tokener_get_parse_end(tok);
+    if (jerr == json_tokener_continue) {
+        /* end of input: lets a bare number or literal finish */
+        root = json_tokener_parse_ex(tok, "", 1);
+        jerr = json_tokener_get_error(tok);
+        end = len;
+    }
+    if (jerr != json_tokener_success) {
+        ember_fail(err, 400, "event: invalid JSON at offset %zu: %s", end,
+                   json_tokener_error_desc(jerr));
+        json_tokener_free(tok);
+        json_object_put(root);
+        return NULL;
+    }
+    json_tokener_free(tok);
+    while (end < len && is_json_space(json[end]))
+        end++;
+    if (end < len) {
+        ember_fail(err, 400, "event: invalid JSON at offset %zu: trailing data", end);
+        json_object_put(root);
+        return NULL;
+    }
+    *is_null = root == NULL;
+    return root;
+}
+
+static enum ember_source detect(struct json_object *root)
+{
+    struct json_object *ctx = member(root, "requestContext");
+
+    if (member(ctx, "elb") != NULL)
+        return EMBER_SRC_ALB;
+    if (member(ctx, "http") != NULL) {
+        struct json_object *dn = member(ctx, "domainName");
+
+        if (dn != NULL && json_object_is_type(dn, json_type_string)
+            && strstr(json_object_get_string(dn), ".lambda-url.") != NULL)
+            return EMBER_SRC_URL;
+        return EMBER_SRC_V2;
+    }
+    if (json_object_object_get_ex(root, "httpMethod", NULL))
+        return EMBER_SRC_V1;
+    return EMBER_SRC_NONE;
+}
+
+int ember_event_parse(struct ember_event *ev, struct ember_pool *pool,
+                      const char *json, size_t len, struct ember_error *err)
+{
+    struct parse        p = { .pool = pool, .err = err, .ev = ev };
+    struct json_object *root, *ctx;
+    int                 is_null, rc;
+
+    memset(ev, 0, sizeof(*ev));
+    root = parse_json(json, len, err, &is_null);
+    if (root == NULL && !is_null)
+        return EMBER_ERROR;
+    if (root == NULL || !json_object_is_type(root, json_type_object)) {
+        ember_fail(err, 400, "event: expected a JSON object, got %s",
+                   root == NULL ? "null" : json_type_to_name(json_object_get_type(root)));
+        json_object_put(root);
+        return EMBER_ERROR;
+    }
+    ev->source = detect(root);
+    if (ev->source == EMBER_SRC_NONE) {
+        json_object_put(root);
+        return ember_fail(err, 400, "event: not an HTTP event (no httpMethod, "
+                          "requestContext.http or requestContext.elb)");
+    }
+    ev->req.source = source_names[ev->source];
+    ctx = member(root, "requestContext");
+    if (ev->source == EMBER_SRC_V2 || ev->source == EMBER_SRC_URL)
+        rc = parse_v2(&p, root, ctx);
+    else
+        rc = parse_v1_alb(&p, root, ctx);
+    json_object_put(root);
+    if (rc != 0)
+        return EMBER_ERROR;
+    ev->req.headers = p.headers.v;
+    ev->req.nheaders = p.headers.n;
+    ev->req.query = p.query.v;
+    ev->req.nquery = p.query.n;
+    ev->req.cookies = p.cookies.v;
+    ev->req.ncookies = p.cookies.n;
+    return 0;
+}
+
+/* ------------------------------------------------------------ responses */
+
+/* Strict UTF-8: no overlong forms, no surrogates, nothing above U+10FFFF. */
+static int utf8_valid(const unsigned char *s, size_t n)
+{
+    size_t i = 0;
+
+    while (i < n) {
+        unsigned char c = s[i];
+        size_t        k, need;
+        uint32_t      cp;
+
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        if (c >= 0xc2 && c <= 0xdf) {
+            need = 1;
+            cp = c & 0x1f;
+        } else if (c >= 0xe0 && c <= 0xef) {
+            need = 2;
+            cp = c & 0x0f;
+        } else if (c >= 0xf0 && c <= 0xf4) {
+            need = 3;
+            cp = c & 0x07;
+        } else {
+            return 0;
+        }
+        if (n - i <= need)
+            return 0;
+        for (k = 1; k <= need; k++) {
+            if ((s[i + k] & 0xc0) != 0x80)
+                return 0;
+            cp = cp << 6 | (s[i + k] & 0x3f);
+        }
+        if ((need == 2 && cp < 0x800) || (need == 3 && cp < 0x10000)
+            || (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+            return 0;
+        i += need + 1;
+    }
+    return 1;
+}
+
+static const char *hname(const struct ember_response *res, size_t i)
+{
+    return res->headers[i].name ? res->headers[i].name : "";
+}
+
+static const char *hvalue(const struct ember_response *res, size_t i)
+{
+    return res->headers[i].value ? res->headers[i].value : "";
+}
+
+/* Whether header i's name appeared before it (names compare without case). */
+static int seen_before(const struct ember_response *res, size_t i)
+{
+    size_t j;
+
+    for (j = 0; j < i; j++)
+        if (strcasecmp(hname(res, j), hname(res, i)) == 0)
+            return 1;
+    return 0;
+}
+
+static int is_set_cookie(const char *name)
+{
+    return strcasecmp(name, "set-cookie") == 0;
+}
+
+/* {"Name": ["v1", "v2"]}: every value, in order.  Caller owns the result. */
+static struct json_object *multi_headers(const struct ember_response *res)
+{
+    struct json_object *o = json_object_new_object();
+    size_t              i, j;
+
+    for (i = 0; i < res->nheaders; i++) {
+        struct json_object *arr;
+
+        if (seen_before(res, i))
+            continue;
+        arr = json_object_new_array();
+        for (j = i; j < res->nheaders; j++)
+            if (strcasecmp(hname(res, j), hname(res, i)) == 0)
+                json_object_array_add(arr, json_object_new_string(hvalue(res, j)));
+        json_object_object_add(o, hname(res, i), arr);
+    }
+    return o;
+}
+
+/*
+ * {"Name": "value"}: one value per name, the last one (`join` 0), or all
+ * joined with ", " (`join` 1; set-cookie still keeps the last, as cookies
+ * cannot be joined).  With `skip_cookies`, set-cookie is left out.
+ * Caller owns the result.
+ */
+static struct json_object *single_headers(const struct ember_response *res, int join,
+                                          int skip_cookies)
+{
+    struct json_object *o = json_object_new_object();
+    struct ember_buf    b = EMBER_BUF_INIT;
+    size_t              i, j;
+
+    for (i = 0; i < res->nheaders; i++) {
+        int cookie = is_set_cookie(hname(res, i));
+
+        if (seen_before(res, i) || (cookie && skip_cookies))
+            continue;
+        ember_buf_reset(&b);
+        for (j = i; j < res->nheaders; j++) {
+            if (strcasecmp(hname(res, j), hname(res, i)) != 0)
+                continue;
+            if (b.len > 0 && join && !cookie)
+                ember_buf_append(&b, ", ", 2);
+            else
+                ember_buf_reset(&b);
+            ember_buf_puts(&b, hvalue(res, j));
+        }
+        json_object_object_add(o, hname(res, i), json_object_new_string(ember_buf_str(&b)));
+    }
+    ember_buf_free(&b);
+    return o;
+}
+
+/* Add body and isBase64Encoded to o, encoding a binary body. */
+static void add_body(struct json_object *o, const struct ember_response *res,
+                     struct ember_pool *pool)
+{
+    const char *body = res->body ? res->body : "";
+    size_t      n = res->body ? res->body_len : 0;
+    int         b64 = res->binary || !utf8_valid((const unsigned char *) body, n);
+
+    if (b64) {
+        size_t enc_len;
+        char  *enc = ember_base64_encode(pool, body, n, &enc_len);
+
+        json_object_object_add(o, "body", json_object_new_string_len(enc, (int) enc_len));
+    } else {
+        json_object_object_add(o, "body", json_object_new_string_len(body, (int) n));
+    }
+    json_object_object_add(o, "isBase64Encoded", json_object_new_boolean(b64));
+}
+
+char *ember_event_response(const struct ember_event *ev, const struct ember_response *res,
+                           struct ember_pool *pool, size_t *len)
+{
+    struct json_object *o;
+    enum ember_source   src = ev ? ev->source : EMBER_SRC_NONE;
+    int                 status = res->status;
+    const char         *s;
+    char               *out;
+    size_t              n, i;
+
+    if (res->body != NULL && res->body_len > BODY_MAX) {
+        /* json-c strings are int-sized; Lambda takes 6 MB anyway */
+        static const struct ember_kv json_type = { "content-type", "application/json" };
+        static const char msg[] = "{\"message\":\"Internal Server Error\"}";
+        struct ember_response too_big = {
+            .status = 500, .headers = (struct ember_kv *) &json_type, .nheaders = 1,
+            .body = msg, .body_len = sizeof(msg) - 1,
+        };
+
+        return ember_event_response(ev, &too_big, pool, len);
+    }
+    if (status < 100 || status > 599)
+        status = 500;   /* nobody answered, or nonsense: never pass it on */
+    o = json_object_new_object();
+    json_object_object_add(o, "statusCode", json_object_new_int(status));
+    switch (src) {
+    case EMBER_SRC_V1:
+        json_object_object_add(o, "headers", single_headers(res, 0, 0));
+        json_object_object_add(o, "multiValueHeaders", multi_headers(res));
+        break;
+    case EMBER_SRC_ALB:
+        json_object_object_add(o, "statusDescription",
+                               json_object_new_string(ember_pool_sprintf(
+                                   pool, "%d %s", status, ember_reason_phrase(status))));
+        if (ev->multi_value)
+            json_object_object_add(o, "multiValueHeaders", multi_headers(res));
+        else
+            json_object_object_add(o, "headers", single_headers(res, 1, 0));
+        break;
+    default:    /* v2, url; and the simplest shape for an unknown source */
+        json_object_object_add(o, "headers", single_headers(res, 1, 1));
+        for (i = 0; i < res->nheaders; i++) {
+            struct json_object *cookies;
+
+            if (!is_set_cookie(hname(res, i)))
+                continue;
+            if (!json_object_object_get_ex(o, "cookies", &cookies)) {
+                cookies = json_object_new_array();
+                json_object_object_add(o, "cookies", cookies);
+            }
+            json_object_array_add(cookies, json_object_new_string(hvalue(res, i)));
+        }
+        break;
+    }
+    add_body(o, res, pool);
+    s = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN
+                                             | JSON_C_TO_STRING_NOSLASHESCAPE, &n);
+    out = ember_pool_strndup(pool, s, n);
+    json_object_put(o);
+    if (len)
+        *len = n;
+    return out;
+}
