@@ -357,6 +357,11 @@ static int serve(struct ember_app *app)
 
 static void shutdown_app(struct ember_app *app)
 {
+    size_t i;
+
+    if (app->router)
+        for (i = 0; i < ember_router_count(app->router); i++)
+            ember_exchange_route_fini(ember_router_route(app->router, i));
     if (app->plugins)
         ember_plugins_free(app->plugins);
     if (app->router)
