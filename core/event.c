@@ -607,7 +607,6 @@ static int parse_v2(struct parse *p, struct json_object *root, struct json_objec
     struct json_object *http = member(ctx, "http");
     struct json_object *raw = member(root, "rawQueryString");
     struct json_object *cookies = member(root, "cookies");
-    struct json_object *h = member(root, "headers");
     char                what[WHAT_MAX];
 
     if (want_object(p, http, "requestContext.http") != 0
@@ -625,20 +624,8 @@ static int parse_v2(struct parse *p, struct json_object *root, struct json_objec
             return EMBER_ERROR;
         ev->req.raw_query = build_raw_query(p->pool, &p->query);
     }
-    if (h != NULL) {
-        if (want_object(p, h, "headers") != 0)
-            return EMBER_ERROR;
-        json_object_object_foreach(h, name, v) {
-            const char *value;
-
-            if (v == NULL)
-                continue;
-            snprintf(what, sizeof(what), "headers.%.*s", KEY_SHOWN, name);
-            if (want_string(p, v, what, &value, NULL) != 0)
-                return EMBER_ERROR;
-            add_header(p, name, value);
-        }
-    }
+    if (headers_single(p, member(root, "headers")) != 0)
+        return EMBER_ERROR;
     if (cookies != NULL) {
         size_t i, n;
 
