@@ -5,10 +5,13 @@
  * hands us, and so what we undo here:
  *   v1   path percent-encoded; query maps decoded; headers and
  *        multiValueHeaders both present (or null when there are none).
- *   v2   rawPath already decoded by API Gateway and prefixed with the stage
- *        unless the stage is $default; rawQueryString raw; one header
- *        entry per name, repeated headers joined with commas; cookies in
- *        their own array, without a cookie header.
+ *   v2   rawPath prefixed with the stage unless the stage is $default,
+ *        and (as observed) already percent-decoded by API Gateway: we
+ *        decode it anyway, like every other source, so one request gives
+ *        one path whatever the source (only a client's literal "%25XX"
+ *        suffers); rawQueryString raw; one header entry per name, repeated
+ *        headers joined with commas; cookies in their own array, without
+ *        a cookie header.
  *   url  like v2, but rawPath percent-encoded and no stage.
  *   alb  path percent-encoded; query maps NOT decoded by the load
  *        balancer; multiValueHeaders instead of headers when the target
@@ -611,7 +614,7 @@ static int parse_v2(struct parse *p, struct json_object *root, struct json_objec
 
     if (want_object(p, http, "requestContext.http") != 0
         || take_method(p, http, "method", "requestContext.http.method") != 0
-        || take_path(p, root, "rawPath", ev->source == EMBER_SRC_URL) != 0
+        || take_path(p, root, "rawPath", 1) != 0
         || opt_string(p, ctx, "stage", "requestContext.stage", &ev->stage) != 0)
         return EMBER_ERROR;
     strip_stage(ev);
