@@ -5,7 +5,7 @@
  * quoted" (with \" \\ \n \t escapes) or 'single quoted' (verbatim).
  *
  *   log_level     info                 # TRACE..FATAL; AWS_LAMBDA_LOG_LEVEL wins
- *   strip_stage   auto|off|NAME        # drop "/<stage>" from paths (default off)
+ *   strip_stage   auto|off|NAME        # drop "/<stage>" from paths (default auto)
  *   plugin_dir    /opt/ember/plugins   # default $LAMBDA_TASK_ROOT/plugins
  *   server_timing on|off               # journey header on cold responses
  *

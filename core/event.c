@@ -5,7 +5,8 @@
  * hands us, and so what we undo here:
  *   v1   path percent-encoded; query maps decoded; headers and
  *        multiValueHeaders both present (or null when there are none).
- *   v2   rawPath prefixed with the stage unless the stage is $default,
+ *   v2   rawPath prefixed with the stage unless the stage is $default
+ *        (left as it is: the config's strip_stage decides, core/main.c),
  *        and (as observed) already percent-decoded by API Gateway: we
  *        decode it anyway, like every other source, so one request gives
  *        one path whatever the source (only a client's literal "%25XX"
@@ -586,23 +587,6 @@ static int parse_v1_alb(struct parse *p, struct json_object *root, struct json_o
     return 0;
 }
 
-/* v2 rawPath carries "/<stage>" first unless the stage is $default. */
-static void strip_stage(struct ember_event *ev)
-{
-    const char *path = ev->req.path;
-    size_t      n;
-
-    if (ev->stage == NULL || ev->stage[0] == '\0' || strcmp(ev->stage, "$default") == 0)
-        return;
-    n = strlen(ev->stage);
-    if (path[0] != '/' || strncmp(path + 1, ev->stage, n) != 0)
-        return;
-    if (path[n + 1] == '/')
-        ev->req.path = path + n + 1;
-    else if (path[n + 1] == '\0')
-        ev->req.path = "/";
-}
-
 /* API Gateway HTTP API (payload 2.0) and Lambda function URLs. */
 static int parse_v2(struct parse *p, struct json_object *root, struct json_object *ctx)
 {
@@ -617,7 +601,6 @@ static int parse_v2(struct parse *p, struct json_object *root, struct json_objec
         || take_path(p, root, "rawPath", 1) != 0
         || opt_string(p, ctx, "stage", "requestContext.stage", &ev->stage) != 0)
         return EMBER_ERROR;
-    strip_stage(ev);
     if (raw != NULL) {
         if (want_string(p, raw, "rawQueryString", &ev->req.raw_query, NULL) != 0
             || query_split(p, ev->req.raw_query) != 0)

@@ -482,7 +482,7 @@ static void test_v2_more(void)
               "\"sourceIp\":\"10.1.1.1\"}},\"body\":\"AAEC/w==\",\"isBase64Encoded\":true}");
     is_int(p.rc, 0, "v2 more: parses");
     is_str(r->method, "PATCH", "v2 more: method upper-cased");
-    is_str(r->path, "/items/a b", "v2 more: stage stripped, rawPath decoded");
+    is_str(r->path, "/prod/items/a b", "v2 more: rawPath decoded, stage left for the config to strip");
     is_str(kv_dump(p.pool, r->query, r->nquery), "a=1 2|b=A%zz%4|c=|=d|e=|f=\xe2\x9c\x93",
            "v2 more: rawQueryString split and decoded");
     is_str(r->raw_query, "a=1+2&b=%41%zz%4&c&=d&&e=&f=%E2%9C%93", "v2 more: raw query as is");
@@ -496,7 +496,7 @@ static void test_v2_more(void)
     PARSE(&p, "{\"version\":\"2.0\",\"rawPath\":\"/prod\",\"requestContext\":{\"stage\":\"prod\","
               "\"http\":{\"method\":\"GET\"}},\"queryStringParameters\":{\"a\":\"1,2\","
               "\"b c\":\"x\"}}");
-    is_str(r->path, "/", "v2 stage only: path \"/\"");
+    is_str(r->path, "/prod", "v2 stage only: path left as sent");
     is_str(kv_dump(p.pool, r->query, r->nquery), "a=1,2|b c=x",
            "v2 no rawQueryString: queryStringParameters, commas kept");
     is_str(r->raw_query, "a=1%2C2&b%20c=x", "v2 no rawQueryString: raw query rebuilt");
