@@ -814,7 +814,7 @@ static struct json_object *field_json(const PGresult *res, int row, int col)
         if (tok == NULL)
             abort();
         json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
-        o = json_tokener_parse_ex(tok, v, len);
+        o = json_tokener_parse_ex(tok, v, len + 1);   /* with the NUL: "5" ends */
         if (json_tokener_get_error(tok) != json_tokener_success) {
             json_object_put(o);
             o = NULL;

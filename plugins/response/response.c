@@ -1,0 +1,806 @@
+/*
+ * response - renders the reply at the end of a route's chain.
+ * Directives (plugins/response/response.def):
+ *
+ *   body 'JSON'             a static body, checked and serialised once (route)
+ *   template 'JSON'         a body with {{param.NAME}} (or {{path.NAME}}),
+ *                           {{query.NAME}}, {{header.NAME}}, {{claim.NAME}}
+ *                           replaced by the value, escaped for a JSON string
+ *                           (no quotes added; missing: empty) (route)
+ *   (neither)               ex->vars "result" (db) as compact JSON, else no
+ *                           body
+ *   status N                default: the status a previous plugin set, else 200
+ *   header NAME VALUE       repeatable; plugin-wide and per route (a route's
+ *                           header replaces a plugin-wide one of that name)
+ *   content_type TYPE       default application/json; only sent with a body
+ *   cors_origins O... | *   CORS: allowed origins (exact, case-insensitive)
+ *   cors_methods M...       preflight Allow-Methods (default GET, HEAD, POST,
+ *                           PUT, PATCH, DELETE)
+ *   cors_headers H...       preflight Allow-Headers (default: those requested)
+ *   cors_max_age S          preflight Max-Age
+ *   cors_credentials on|off Allow-Credentials (then the origin, never *)
+ *
+ * The cors_* settings apply per route, each falling back to the plugin-wide
+ * one.  A preflight (OPTIONS with Origin and Access-Control-Request-Method)
+ * is answered 204 at once; the route must match OPTIONS (or ANY).
+ */
+#define _GNU_SOURCE
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <json-c/json.h>
+
+#include <ember/plugin.h>
+
+#define DEFAULT_CONTENT_TYPE  "application/json"
+#define DEFAULT_CORS_METHODS  "GET, HEAD, POST, PUT, PATCH, DELETE"
+
+struct resp_header {
+    const char *name;            /* borrowed from the config */
+    const char *value;
+};
+
+struct resp_cors {
+    const struct ember_conf_directive *origins;   /* NULL: no CORS */
+    int         any;             /* "*" among the origins */
+    char       *methods;         /* joined ", " (owned), or NULL: default */
+    char       *headers;         /* joined (owned), or NULL: as requested */
+    long        max_age;         /* -1: not sent */
+    int         credentials;
+};
+
+/* Settings that exist both plugin-wide and per route. */
+struct resp_common {
+    const char          *content_type;   /* borrowed, or NULL */
+    struct resp_header  *headers;        /* owned array */
+    size_t               nheaders;
+    struct resp_cors     cors;
+    int                  has_credentials, has_max_age;
+};
+
+enum tpl_kind { TPL_TEXT, TPL_PARAM, TPL_QUERY, TPL_HEADER, TPL_CLAIM };
+
+struct tpl_part {
+    enum tpl_kind  kind;
+    const char    *s;            /* TPL_TEXT: text; else the name (owned) */
+    size_t         len;
+};
+
+struct resp_route {
+    int                  status;         /* 0: default */
+    char                *body;           /* static, serialised (owned), or NULL */
+    size_t               body_len;
+    struct tpl_part     *tpl;            /* owned, or NULL */
+    size_t               ntpl;
+    struct resp_common   c;              /* merged with the plugin-wide one */
+};
+
+struct resp {
+    const struct ember_host *host;
+    struct resp_common       global;
+};
+
+/* ---------------------------------------------------------------- helpers */
+
+static void *xcalloc(size_t n, size_t size)
+{
+    void *p = calloc(n, size);
+
+    if (p == NULL)
+        abort();
+    return p;
+}
+
+static char *xstrndup(const char *s, size_t n)
+{
+    char *p = strndup(s, n);
+
+    if (p == NULL)
+        abort();
+    return p;
+}
+
+static int parse_long(const char *s, long min, long max, long *out)
+{
+    char *end;
+    long  v;
+
+    if (s == NULL || *s == '\0' || isspace((unsigned char) *s))
+        return -1;
+    errno = 0;
+    v = strtol(s, &end, 10);
+    if (errno != 0 || *end != '\0' || v < min || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* A growable byte buffer that aborts when out of memory. */
+struct sbuf {
+    char   *p;
+    size_t  len, cap;
+};
+
+static void sb_add(struct sbuf *b, const char *s, size_t n)
+{
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        char  *p;
+
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        p = realloc(b->p, cap);
+        if (p == NULL)
+            abort();
+        b->p = p;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+}
+
+static void sb_adds(struct sbuf *b, const char *s)
+{
+    sb_add(b, s, strlen(s));
+}
+
+/* Length of the valid UTF-8 sequence at s (n bytes left), or 0. */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+    size_t need, i;
+    unsigned cp;
+
+    if (s[0] < 0x80)
+        return 1;
+    if (s[0] >= 0xc2 && s[0] <= 0xdf) {
+        need = 2;
+        cp = s[0] & 0x1f;
+    } else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+        need = 3;
+        cp = s[0] & 0x0f;
+    } else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+        need = 4;
+        cp = s[0] & 0x07;
+    } else {
+        return 0;
+    }
+    if (n < need)
+        return 0;
+    for (i = 1; i < need; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (s[i] & 0x3f);
+    }
+    if ((need == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff)))
+        || (need == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+        return 0;
+    return need;
+}
+
+/* s as the inside of a JSON string: quotes, backslashes and controls
+   escaped, invalid UTF-8 replaced by U+FFFD. */
+static void sb_json_escape(struct sbuf *b, const char *s, size_t n)
+{
+    const unsigned char *u = (const unsigned char *) s;
+    char                 esc[8];
+    size_t               i = 0, k;
+
+    while (i < n) {
+        if (u[i] == '"' || u[i] == '\\') {
+            esc[0] = '\\';
+            esc[1] = (char) u[i];
+            sb_add(b, esc, 2);
+            i++;
+        } else if (u[i] < 0x20) {
+            switch (u[i]) {
+            case '\n': sb_add(b, "\\n", 2); break;
+            case '\r': sb_add(b, "\\r", 2); break;
+            case '\t': sb_add(b, "\\t", 2); break;
+            case '\b': sb_add(b, "\\b", 2); break;
+            case '\f': sb_add(b, "\\f", 2); break;
+            default:
+                snprintf(esc, sizeof(esc), "\\u%04x", u[i]);
+                sb_add(b, esc, 6);
+            }
+            i++;
+        } else {
+            k = utf8_len(u + i, n - i);
+            if (k == 0) {
+                sb_add(b, "\\ufffd", 6);
+                i++;
+            } else {
+                sb_add(b, s + i, k);
+                i += k;
+            }
+        }
+    }
+}
+
+/*
+ * Is text (len bytes, NUL-terminated) exactly one JSON value?  0 with *out set (a new
+ * object the caller puts; NULL for JSON null), or -1 with *why set.
+ */
+static int parse_json(const char *text, size_t len, struct json_object **out,
+                      const char **why)
+{
+    struct json_tokener *tok = json_tokener_new();
+    enum json_tokener_error e;
+    struct json_object  *o;
+    size_t               end;
+
+    if (tok == NULL)
+        abort();
+    *out = NULL;
+    json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+    /* Count the terminating NUL in, so that a bare number or literal ends. */
+    o = json_tokener_parse_ex(tok, text, (int) len + 1);
+    e = json_tokener_get_error(tok);
+    end = json_tokener_get_parse_end(tok);
+    if (end > len)
+        end = len;
+    json_tokener_free(tok);
+    if (e != json_tokener_success) {
+        *why = e == json_tokener_continue ? "unexpected end" : json_tokener_error_desc(e);
+        json_object_put(o);
+        return -1;
+    }
+    while (end < len && isspace((unsigned char) text[end]))
+        end++;
+    if (end != len) {
+        *why = "text after the JSON value";
+        json_object_put(o);
+        return -1;
+    }
+    *out = o;
+    return 0;
+}
+
+/* ---------------------------------------------------------------- settings */
+
+/* Joins argv with ", " (caller frees). */
+static char *join_args(const struct ember_conf_directive *d)
+{
+    struct sbuf b = {0};
+    int         i;
+
+    for (i = 0; i < d->argc; i++) {
+        if (i > 0)
+            sb_adds(&b, ", ");
+        sb_adds(&b, d->argv[i]);
+    }
+    return b.p != NULL ? b.p : xstrndup("", 0);
+}
+
+static int is_token(const char *s)
+{
+    if (*s == '\0')
+        return 0;
+    for (; *s != '\0'; s++)
+        if (!isalnum((unsigned char) *s) && strchr("!#$%&'*+-.^_`|~", *s) == NULL)
+            return 0;
+    return 1;
+}
+
+static void common_free(struct resp_common *c)
+{
+    free(c->headers);
+    free(c->cors.methods);
+    free(c->cors.headers);
+    memset(c, 0, sizeof(*c));
+    c->cors.max_age = -1;
+}
+
+/* The settings of block b (plugin-wide or route), without fallbacks. */
+static int read_common(const struct resp *rp, const struct ember_conf_block *b,
+                       struct resp_common *c, struct ember_error *err)
+{
+    const struct ember_host           *host = rp->host;
+    const struct ember_conf_directive *d;
+    size_t                             i;
+    int                                k;
+    long                               v;
+
+    memset(c, 0, sizeof(*c));
+    c->cors.max_age = -1;
+    if (b == NULL)
+        return EMBER_OK;
+
+    d = host->conf_find(b, "content_type");
+    if (d != NULL) {
+        if (*d->argv[0] == '\0' || strpbrk(d->argv[0], "\r\n") != NULL)
+            return host->fail(err, 500, "%s:%d: response: content_type \"%s\": not a media "
+                              "type", d->file, d->line, d->argv[0]);
+        c->content_type = d->argv[0];
+    }
+
+    for (i = 0; i < b->n; i++) {
+        d = &b->d[i];
+        if (strcmp(d->name, "header") != 0)
+            continue;
+        if (d->argc != 2 || !is_token(d->argv[0]))
+            return host->fail(err, 500, "%s:%d: response: header \"%s\": not a header name",
+                              d->file, d->line, d->argc > 0 ? d->argv[0] : "");
+        if (strcasecmp(d->argv[0], "content-type") == 0)
+            return host->fail(err, 500, "%s:%d: response: set the content type with "
+                              "`content_type`, not `header`", d->file, d->line);
+        if (strpbrk(d->argv[1], "\r\n") != NULL)
+            return host->fail(err, 500, "%s:%d: response: header %s: the value has a line "
+                              "break", d->file, d->line, d->argv[0]);
+        c->headers = realloc(c->headers, (c->nheaders + 1) * sizeof(*c->headers));
+        if (c->headers == NULL)
+            abort();
+        c->headers[c->nheaders].name = d->argv[0];
+        c->headers[c->nheaders].value = d->argv[1];
+        c->nheaders++;
+    }
+
+    d = host->conf_find(b, "cors_origins");
+    if (d != NULL) {
+        c->cors.origins = d;
+        for (k = 0; k < d->argc; k++)
+            if (strcmp(d->argv[k], "*") == 0)
+                c->cors.any = 1;
+    }
+    d = host->conf_find(b, "cors_methods");
+    if (d != NULL) {
+        for (k = 0; k < d->argc; k++)
+            if (!is_token(d->argv[k]))
+                return host->fail(err, 500, "%s:%d: response: cors_methods \"%s\": not a "
+                                  "method", d->file, d->line, d->argv[k]);
+        c->cors.methods = join_args(d);
+    }
+    d = host->conf_find(b, "cors_headers");
+    if (d != NULL) {
+        for (k = 0; k < d->argc; k++)
+            if (!is_token(d->argv[k]) && strcmp(d->argv[k], "*") != 0)
+                return host->fail(err, 500, "%s:%d: response: cors_headers \"%s\": not a "
+                                  "header name", d->file, d->line, d->argv[k]);
+        c->cors.headers = join_args(d);
+    }
+    d = host->conf_find(b, "cors_max_age");
+    if (d != NULL) {
+        if (parse_long(d->argv[0], 0, INT_MAX, &v) != 0)
+            return host->fail(err, 500, "%s:%d: response: cors_max_age \"%s\": expected "
+                              "seconds", d->file, d->line, d->argv[0]);
+        c->cors.max_age = v;
+        c->has_max_age = 1;
+    }
+    d = host->conf_find(b, "cors_credentials");
+    if (d != NULL) {
+        if (strcmp(d->argv[0], "on") != 0 && strcmp(d->argv[0], "off") != 0)
+            return host->fail(err, 500, "%s:%d: response: cors_credentials \"%s\": expected "
+                              "on or off", d->file, d->line, d->argv[0]);
+        c->cors.credentials = strcmp(d->argv[0], "on") == 0;
+        c->has_credentials = 1;
+    }
+    return EMBER_OK;
+}
+
+static char *dup_or_null(const char *s)
+{
+    return s != NULL ? xstrndup(s, strlen(s)) : NULL;
+}
+
+/* route (read from the route's block) completed by the plugin-wide g. */
+static void merge_common(struct resp_common *route, const struct resp_common *g)
+{
+    struct resp_header *h;
+    size_t              i, j, n = 0;
+
+    if (route->content_type == NULL)
+        route->content_type = g->content_type;
+
+    /* Plugin-wide headers first, unless the route names them too. */
+    h = xcalloc(g->nheaders + route->nheaders + 1, sizeof(*h));
+    for (i = 0; i < g->nheaders; i++) {
+        for (j = 0; j < route->nheaders; j++)
+            if (strcasecmp(g->headers[i].name, route->headers[j].name) == 0)
+                break;
+        if (j == route->nheaders)
+            h[n++] = g->headers[i];
+    }
+    for (j = 0; j < route->nheaders; j++)
+        h[n++] = route->headers[j];
+    free(route->headers);
+    route->headers = h;
+    route->nheaders = n;
+
+    if (route->cors.origins == NULL) {
+        route->cors.origins = g->cors.origins;
+        route->cors.any = g->cors.any;
+    }
+    if (route->cors.methods == NULL)
+        route->cors.methods = dup_or_null(g->cors.methods);
+    if (route->cors.headers == NULL)
+        route->cors.headers = dup_or_null(g->cors.headers);
+    if (!route->has_max_age)
+        route->cors.max_age = g->cors.max_age;
+    if (!route->has_credentials)
+        route->cors.credentials = g->cors.credentials;
+}
+
+/* ---------------------------------------------------------------- templates */
+
+static void tpl_free(struct tpl_part *t, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        if (t[i].kind != TPL_TEXT)
+            free((char *) t[i].s);
+    free(t);
+}
+
+/*
+ * Splits text into parts; each {{kind.name}} a placeholder.  Checks that
+ * the template is JSON once every placeholder reads 0 (as inside a string
+ * as outside one).  On failure returns EMBER_ERROR with err filled.
+ */
+static int tpl_compile(const struct resp *rp, const struct ember_conf_directive *d,
+                       struct tpl_part **out, size_t *nout, struct ember_error *err)
+{
+    const struct ember_host *host = rp->host;
+    const char              *s = d->argv[0], *open, *close, *dot, *a, *z;
+    struct tpl_part         *t = NULL;
+    size_t                   n = 0, cap = 0;
+    struct sbuf              probe = {0};
+    struct json_object      *o;
+    const char              *why = NULL;
+    enum tpl_kind            kind;
+    int                      rc;
+
+    for (;;) {
+        if (n + 2 > cap) {
+            cap = cap ? cap * 2 : 8;
+            t = realloc(t, cap * sizeof(*t));
+            if (t == NULL)
+                abort();
+        }
+        open = strstr(s, "{{");
+        if (open == NULL) {
+            if (*s != '\0') {
+                t[n].kind = TPL_TEXT;
+                t[n].s = s;
+                t[n++].len = strlen(s);
+                sb_adds(&probe, s);
+            }
+            break;
+        }
+        if (open > s) {
+            t[n].kind = TPL_TEXT;
+            t[n].s = s;
+            t[n++].len = (size_t) (open - s);
+            sb_add(&probe, s, (size_t) (open - s));
+        }
+        close = strstr(open + 2, "}}");
+        if (close == NULL) {
+            tpl_free(t, n);
+            free(probe.p);
+            return host->fail(err, 500, "%s:%d: response: template: \"{{\" without \"}}\"",
+                              d->file, d->line);
+        }
+        a = open + 2;
+        z = close;
+        while (a < z && isspace((unsigned char) *a))
+            a++;
+        while (z > a && isspace((unsigned char) z[-1]))
+            z--;
+        dot = memchr(a, '.', (size_t) (z - a));
+        if (dot == NULL || dot + 1 == z) {
+            tpl_free(t, n);
+            free(probe.p);
+            return host->fail(err, 500, "%s:%d: response: template: \"{{%.*s}}\": expected "
+                              "{{param.NAME}}, {{query.NAME}}, {{header.NAME}} or "
+                              "{{claim.NAME}}", d->file, d->line, (int) (close - open - 2),
+                              open + 2);
+        }
+        if ((dot - a == 5 && strncmp(a, "param", 5) == 0)
+            || (dot - a == 4 && strncmp(a, "path", 4) == 0))
+            kind = TPL_PARAM;
+        else if (dot - a == 5 && strncmp(a, "query", 5) == 0)
+            kind = TPL_QUERY;
+        else if (dot - a == 6 && strncmp(a, "header", 6) == 0)
+            kind = TPL_HEADER;
+        else if (dot - a == 5 && strncmp(a, "claim", 5) == 0)
+            kind = TPL_CLAIM;
+        else {
+            tpl_free(t, n);
+            free(probe.p);
+            return host->fail(err, 500, "%s:%d: response: template: \"{{%.*s}}\": unknown "
+                              "source \"%.*s\" (param, query, header, claim)", d->file,
+                              d->line, (int) (close - open - 2), open + 2, (int) (dot - a), a);
+        }
+        t[n].kind = kind;
+        t[n].s = xstrndup(dot + 1, (size_t) (z - dot - 1));
+        t[n++].len = (size_t) (z - dot - 1);
+        sb_adds(&probe, "0");
+        s = close + 2;
+    }
+
+    rc = parse_json(probe.p != NULL ? probe.p : "", probe.len, &o, &why);
+    free(probe.p);
+    if (rc != 0) {
+        tpl_free(t, n);
+        return host->fail(err, 500, "%s:%d: response: template is not JSON (%s)", d->file,
+                          d->line, why);
+    }
+    json_object_put(o);
+    *out = t;
+    *nout = n;
+    return EMBER_OK;
+}
+
+/* The template filled in from the request (malloc'd into b). */
+static void tpl_render(const struct resp_route *r, struct ember_exchange *ex, struct sbuf *b)
+{
+    const struct ember_host *host = ex->host;
+    struct json_object      *claims = NULL, *v;
+    const char              *val;
+    size_t                   i, len;
+
+    if (!json_object_object_get_ex(ex->vars, "claims", &claims)
+        || !json_object_is_type(claims, json_type_object))
+        claims = NULL;
+    for (i = 0; i < r->ntpl; i++) {
+        const struct tpl_part *p = &r->tpl[i];
+
+        val = NULL;
+        len = 0;
+        switch (p->kind) {
+        case TPL_TEXT:
+            sb_add(b, p->s, p->len);
+            continue;
+        case TPL_PARAM:
+            val = host->param(ex, p->s);
+            break;
+        case TPL_QUERY:
+            val = host->query(ex, p->s);
+            break;
+        case TPL_HEADER:
+            val = host->header(ex, p->s);
+            break;
+        case TPL_CLAIM:
+            v = NULL;
+            if (claims == NULL || !json_object_object_get_ex(claims, p->s, &v) || v == NULL)
+                break;
+            if (json_object_is_type(v, json_type_string)) {
+                val = json_object_get_string(v);
+                len = (size_t) json_object_get_string_len(v);
+                sb_json_escape(b, val, len);
+                continue;
+            }
+            val = json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN
+                                                    | JSON_C_TO_STRING_NOSLASHESCAPE);
+            break;
+        }
+        if (val != NULL)
+            sb_json_escape(b, val, strlen(val));
+    }
+}
+
+/* ---------------------------------------------------------------- hooks */
+
+/* Allocates *state (freed by response_fini). */
+static int response_init(void **state, const struct ember_host *host,
+                         const struct ember_conf_block *global, struct ember_error *err)
+{
+    struct resp *rp = xcalloc(1, sizeof(*rp));
+
+    rp->host = host;
+    if (read_common(rp, global, &rp->global, err) != EMBER_OK) {
+        common_free(&rp->global);
+        free(rp);
+        return EMBER_ERROR;
+    }
+    *state = rp;
+    return EMBER_OK;
+}
+
+static void route_free(struct resp_route *r)
+{
+    if (r == NULL)
+        return;
+    free(r->body);
+    tpl_free(r->tpl, r->ntpl);
+    common_free(&r->c);
+    free(r);
+}
+
+/* Allocates *route_state (freed by response_route_fini). */
+static int response_route_init(void *state, const struct ember_conf_block *conf,
+                               void **route_state, struct ember_error *err)
+{
+    struct resp                       *rp = state;
+    const struct ember_host           *host = rp->host;
+    const struct ember_conf_directive *body = NULL, *tpl = NULL, *d;
+    struct resp_route                 *r = xcalloc(1, sizeof(*r));
+    long                               v;
+
+    if (read_common(rp, conf, &r->c, err) != EMBER_OK) {
+        route_free(r);
+        return EMBER_ERROR;
+    }
+    merge_common(&r->c, &rp->global);
+
+    if (conf != NULL) {
+        body = host->conf_find(conf, "body");
+        tpl = host->conf_find(conf, "template");
+        d = host->conf_find(conf, "status");
+        if (d != NULL) {
+            if (parse_long(d->argv[0], 100, 599, &v) != 0) {
+                route_free(r);
+                return host->fail(err, 500, "%s:%d: response: status \"%s\": expected an "
+                                  "HTTP status, 100 to 599", d->file, d->line, d->argv[0]);
+            }
+            r->status = (int) v;
+        }
+    }
+    if (body != NULL && tpl != NULL) {
+        route_free(r);
+        return host->fail(err, 500, "%s:%d: response: both body and template; keep one",
+                          tpl->file, tpl->line);
+    }
+    if (body != NULL) {
+        const char         *why = NULL, *s;
+        struct json_object *o = NULL;
+        size_t              len;
+
+        if (parse_json(body->argv[0], strlen(body->argv[0]), &o, &why) != 0) {
+            route_free(r);
+            return host->fail(err, 500, "%s:%d: response: body is not JSON (%s)",
+                              body->file, body->line, why);
+        }
+        s = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN
+                                                 | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
+        r->body = xstrndup(s, len);
+        r->body_len = len;
+        json_object_put(o);
+    }
+    if (tpl != NULL && tpl_compile(rp, tpl, &r->tpl, &r->ntpl, err) != EMBER_OK) {
+        route_free(r);
+        return EMBER_ERROR;
+    }
+    *route_state = r;
+    return EMBER_OK;
+}
+
+static int origin_allowed(const struct resp_cors *cors, const char *origin)
+{
+    int i;
+
+    if (cors->any)
+        return 1;
+    for (i = 0; i < cors->origins->argc; i++)
+        if (strcasecmp(cors->origins->argv[i], origin) == 0)
+            return 1;
+    return 0;
+}
+
+/*
+ * CORS headers for this request.  Returns 1 when it is a preflight, which
+ * the caller answers 204 at once.
+ */
+static int apply_cors(const struct resp_route *r, struct ember_exchange *ex)
+{
+    const struct ember_host *host = ex->host;
+    const struct resp_cors  *cors = &r->c.cors;
+    const char              *origin, *asked_method, *asked_headers;
+    int                      preflight, star;
+
+    if (cors->origins == NULL)
+        return 0;
+    origin = host->header(ex, "origin");
+    asked_method = host->header(ex, "access-control-request-method");
+    preflight = strcmp(ex->req->method, "OPTIONS") == 0 && origin != NULL
+                && asked_method != NULL;
+    star = cors->any && !cors->credentials;
+    /* The answer depends on Origin unless it is always "*": tell caches. */
+    if (!star)
+        host->add_header(ex, "vary", "Origin");
+    if (origin == NULL || !origin_allowed(cors, origin))
+        return preflight;
+
+    host->set_header(ex, "access-control-allow-origin", star ? "*" : origin);
+    if (cors->credentials)
+        host->set_header(ex, "access-control-allow-credentials", "true");
+    if (!preflight)
+        return 0;
+
+    host->set_header(ex, "access-control-allow-methods",
+                     cors->methods != NULL ? cors->methods : DEFAULT_CORS_METHODS);
+    asked_headers = host->header(ex, "access-control-request-headers");
+    if (cors->headers != NULL)
+        host->set_header(ex, "access-control-allow-headers", cors->headers);
+    else if (asked_headers != NULL && *asked_headers != '\0')
+        host->set_header(ex, "access-control-allow-headers", asked_headers);
+    if (cors->max_age >= 0) {
+        char age[24];
+
+        snprintf(age, sizeof(age), "%ld", cors->max_age);
+        host->set_header(ex, "access-control-max-age", age);
+    }
+    return 1;
+}
+
+static void add_headers(const struct resp_route *r, struct ember_exchange *ex)
+{
+    size_t i;
+
+    for (i = 0; i < r->c.nheaders; i++)
+        ex->host->add_header(ex, r->c.headers[i].name, r->c.headers[i].value);
+}
+
+static int response_handle(void *state, void *route_state, struct ember_exchange *ex)
+{
+    const struct resp_route *r = route_state;
+    const struct ember_host *host = ex->host;
+    struct json_object      *result = NULL;
+    struct sbuf              b = {0};
+    const char              *body = NULL;
+    size_t                   len = 0;
+    int                      status;
+
+    if (apply_cors(r, ex)) {
+        add_headers(r, ex);
+        host->set_status(ex, 204);
+        host->set_body(ex, NULL, 0, 0);
+        return EMBER_DONE;
+    }
+
+    status = r->status ? r->status : ex->res->status ? ex->res->status : 200;
+    if (status != 204 && status != 304) {
+        if (r->body != NULL) {
+            body = r->body;
+            len = r->body_len;
+        } else if (r->tpl != NULL) {
+            tpl_render(r, ex, &b);
+            body = b.p != NULL ? b.p : "";
+            len = b.len;
+        } else if (json_object_object_get_ex(ex->vars, "result", &result) && result != NULL) {
+            body = json_object_to_json_string_length(result, JSON_C_TO_STRING_PLAIN
+                                                             | JSON_C_TO_STRING_NOSLASHESCAPE,
+                                                     &len);
+        }
+    }
+    if (body != NULL) {
+        host->set_header(ex, "content-type",
+                         r->c.content_type != NULL ? r->c.content_type : DEFAULT_CONTENT_TYPE);
+        host->set_body(ex, body, len, 0);          /* copied into the pool */
+    }
+    free(b.p);
+    add_headers(r, ex);
+    host->set_status(ex, status);
+    return EMBER_DONE;
+}
+
+static void response_route_fini(void *state, void *route_state)
+{
+    route_free(route_state);
+}
+
+static void response_fini(void *state)
+{
+    struct resp *rp = state;
+
+    if (rp == NULL)
+        return;
+    common_free(&rp->global);
+    free(rp);
+}
+
+EMBER_PLUGIN_EXPORT const struct ember_plugin ember_plugin_response = {
+    EMBER_PLUGIN_HEADER,
+    .name       = "response",
+    .init       = response_init,
+    .route_init = response_route_init,
+    .handle     = response_handle,
+    .route_fini = response_route_fini,
+    .fini       = response_fini,
+};
