@@ -26,7 +26,6 @@
 
 #include <errno.h>
 #include <stdarg.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,8 +81,9 @@ struct frame {
 };
 
 struct token {
-    char *s;
-    int   bare;                 /* no quoted part: may be a brace */
+    char   *s;                  /* into p->tokbuf, set once the line is split */
+    size_t  off;
+    int     bare;               /* no quoted part: may be a brace */
 };
 
 #define NTOP 6
@@ -585,8 +585,8 @@ static void tok_add(struct parser *p, size_t off, int bare)
         p->tok_cap = p->tok_cap ? 2 * p->tok_cap : 16;
         p->tok = ember_xrealloc(p->tok, p->tok_cap * sizeof(*p->tok));
     }
-    /* an offset for now: tokbuf may still move */
-    p->tok[p->ntok].s = (char *) (uintptr_t) off;
+    p->tok[p->ntok].s = NULL;     /* tokbuf may still move */
+    p->tok[p->ntok].off = off;
     p->tok[p->ntok].bare = bare;
     p->ntok++;
 }
@@ -622,7 +622,8 @@ static int tokenize(struct parser *p, const char *s, size_t len)
                 return -1;
             }
             if (q != '"' && q != '\'') {
-                ember_buf_append(&p->tokbuf, &s[i++], 1);
+                ember_buf_append(&p->tokbuf, &s[i], 1);
+                i++;
                 continue;
             }
             bare = 0;
@@ -660,7 +661,7 @@ static int tokenize(struct parser *p, const char *s, size_t len)
         tok_add(p, off, bare);
     }
     for (k = 0; k < p->ntok; k++)
-        p->tok[k].s = p->tokbuf.data + (size_t) (uintptr_t) p->tok[k].s;
+        p->tok[k].s = p->tokbuf.data + p->tok[k].off;
     return 0;
 }
 
