@@ -828,8 +828,7 @@ int ember_conf_parse(struct ember_conf **conf, const char *file,
     p.conf = ember_pool_calloc(mem, sizeof(*p.conf));
     p.conf->file = p.file;
     p.conf->log_level = -1;
-    p.conf->strip_stage = EMBER_STRIP_AUTO;
-    p.conf->strip_stage = EMBER_STRIP_OFF;
+    p.conf->strip_stage = EMBER_STRIP_AUTO;     /* conf.h: default auto */
     p.conf->mem = mem;
     p.plugins_tail = &p.plugins;
     p.routes_tail = &p.routes;

@@ -122,7 +122,7 @@ static void test_shipped(void)
         }
         is_str(conf->file, path, "ember.conf: file as given");
         is_int(conf->log_level, EMBER_LOG_INFO, "ember.conf: log_level info");
-        is_int(conf->strip_stage, EMBER_STRIP_OFF, "ember.conf: strip_stage default off");
+        is_int(conf->strip_stage, EMBER_STRIP_AUTO, "ember.conf: strip_stage default auto");
         ok(conf->plugin_dir == NULL, "ember.conf: plugin_dir default");
         is_int(conf->server_timing, 0, "ember.conf: server_timing default off");
         is_int((long long) conf->nplugins, 2, "ember.conf: 2 plugin blocks");
@@ -240,7 +240,13 @@ static void test_structure(void)
 
     conf = parses("", "empty file");
     ok(conf && conf->nroutes == 0 && conf->nplugins == 0 && conf->log_level == -1
-       && conf->strip_stage == EMBER_STRIP_OFF, "empty file: defaults");
+       && conf->strip_stage == EMBER_STRIP_AUTO && conf->strip_stage_name == NULL
+       && conf->plugin_dir == NULL && conf->server_timing == 0, "empty file: defaults");
+    ember_conf_free(conf);
+
+    conf = parses("strip_stage off\n", "strip_stage off");
+    ok(conf && conf->strip_stage == EMBER_STRIP_OFF && conf->strip_stage_name == NULL,
+       "strip_stage off");
     ember_conf_free(conf);
 
     conf = parses("\xef\xbb\xbfstrip_stage auto\n", "UTF-8 BOM skipped");
