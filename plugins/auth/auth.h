@@ -1,0 +1,142 @@
+/*
+ * auth.h - what the auth plugin's files share (auth.c: settings and the
+ * request check; keys.c: secrets, PEM keys, JWK -> PEM; jwks.c: fetching
+ * and caching a JWKS over HTTPS).  Private to the plugin: everything here
+ * is hidden by -fvisibility=hidden.
+ */
+#ifndef EMBER_AUTH_H
+#define EMBER_AUTH_H
+
+#include <stddef.h>
+#include <time.h>
+
+#include <jwt.h>
+
+#include <ember/plugin.h>
+
+/* Where a verification key comes from. */
+enum ember_auth_source_kind {
+    EMBER_AUTH_SECRET = 1,    /* HMAC secret from an environment variable */
+    EMBER_AUTH_PEM_FILE,      /* PEM public key (or certificate) in a file */
+    EMBER_AUTH_PEM_ENV,       /* PEM public key in an environment variable */
+    EMBER_AUTH_JWKS           /* a JWKS document at an https:// URL */
+};
+
+/* One public key of a JWKS, converted to a "PUBLIC KEY" PEM. */
+struct ember_auth_jwk {
+    char   *kid;              /* NULL if the JWK has none */
+    char   *alg;              /* the JWK's "alg", or NULL */
+    int     pk;               /* GNUTLS_PK_RSA or GNUTLS_PK_EC */
+    int     curve;            /* gnutls_ecc_curve_t for EC, else 0 */
+    char   *pem;              /* NUL-terminated */
+    size_t  pem_len;
+};
+
+/*
+ * A key source, shared by every route whose settings name the same one
+ * (same kind and identity).  Nothing is read or fetched until a token needs
+ * it; what was loaded stays for the life of the sandbox.
+ */
+struct ember_auth_source {
+    enum ember_auth_source_kind  kind;
+    char                        *ident;       /* env name, path or URL (owned) */
+    char                        *ca_file;     /* JWKS: CA bundle, or NULL (owned) */
+    long                         min_refresh; /* JWKS: seconds between fetches */
+    const char                  *file;        /* where it was configured (borrowed) */
+    int                          line;
+
+    /* SECRET and PEM_*: loaded once, on first use. */
+    int                          loaded;
+    unsigned char               *bytes;       /* secret or PEM (owned, NUL-terminated) */
+    size_t                       len;
+    int                          pk;          /* PEM: GNUTLS_PK_RSA / GNUTLS_PK_EC */
+    int                          curve;       /* PEM: gnutls_ecc_curve_t for EC */
+
+    /* JWKS */
+    struct ember_auth_jwk       *keys;
+    size_t                       nkeys;
+    int                          fetched;     /* at least one successful fetch */
+    unsigned                     nfetches;    /* attempts, for the log */
+    time_t                       last_attempt;
+    void                        *conn;        /* jwks.c's handle, kept for connection reuse */
+
+    struct ember_auth_source    *next;
+};
+
+/* The plugin's state: one per process. */
+struct ember_auth_state {
+    const struct ember_host     *host;
+    struct ember_auth_source    *sources;
+    int                          gnutls_ready;
+    int                          curl_ready;
+    struct ember_auth_conf      *global;      /* the `plugin auth {}` block's settings */
+};
+
+/*
+ * Outcome of a check: the token is good, the token is refused (401/403,
+ * `why` says why, for the log), or we could not decide (the exchange's
+ * error is filled: 500 for our own broken setup, 503 for a JWKS outage).
+ */
+enum ember_auth_verdict {
+    EMBER_AUTH_GOOD = 0,
+    EMBER_AUTH_REFUSED = 1,
+    EMBER_AUTH_FAILED = -1
+};
+
+/* keys.c */
+void *ember_auth_xmalloc(size_t n);
+void *ember_auth_xcalloc(size_t n, size_t size);
+char *ember_auth_xstrdup(const char *s);
+char *ember_auth_xstrndup(const char *s, size_t n);
+/* Decodes base64url (no padding; '=' padding tolerated only at the end).
+   Returns a malloc'd buffer (NUL-terminated, *len set) owned by the
+   caller, or NULL if s is not base64url. */
+unsigned char *ember_auth_b64url_decode(const char *s, size_t n, size_t *len);
+/* Copies s into out (size n) with anything but printable ASCII replaced by
+   '?' and truncated, so a value from a token is safe to log. Returns out. */
+const char *ember_auth_printable(char *out, size_t n, const char *s);
+/* Initialises GnuTLS once, on the first request that needs crypto. */
+void ember_auth_crypto_ready(struct ember_auth_state *st);
+/*
+ * Makes src usable (reads the secret or the PEM key) if not done yet.
+ * EMBER_OK, or EMBER_ERROR with ex->err filled (500; the message names the
+ * variable or the file, never a secret).
+ */
+int ember_auth_source_load(struct ember_auth_state *st, struct ember_auth_source *src,
+                           struct ember_exchange *ex);
+/*
+ * Converts a JWK object (kty RSA with n,e; kty EC with crv,x,y) to a
+ * "PUBLIC KEY" PEM.  Returns EMBER_OK and fills *key (whose members the
+ * caller frees with ember_auth_jwk_clear), or EMBER_ERROR with a reason in
+ * why.
+ */
+int ember_auth_jwk_to_pem(struct json_object *jwk, struct ember_auth_jwk *key,
+                          char *why, size_t whylen);
+void ember_auth_jwk_clear(struct ember_auth_jwk *key);
+/* Does a key of type pk/curve fit alg (RSA for RS*, the alg's curve for ES*)? */
+int ember_auth_key_fits(jwt_alg_t alg, int pk, int curve);
+/* "RSA", "EC P-256", ... for messages. */
+const char *ember_auth_key_name(int pk, int curve);
+/* Frees what a source loaded or fetched (not the source itself). */
+void ember_auth_source_clear(struct ember_auth_source *src);
+
+/* jwks.c */
+/*
+ * The JWKS key for a token with algorithm alg and key id kid (NULL: none),
+ * fetching the JWKS the first time and refetching (at most every
+ * min_refresh seconds) when kid is unknown.  Returns EMBER_AUTH_GOOD with
+ * *key set (borrowed from src until the next fetch), EMBER_AUTH_REFUSED
+ * with why filled, or EMBER_AUTH_FAILED with ex->err filled (503).
+ */
+enum ember_auth_verdict ember_auth_jwks_key(struct ember_auth_state *st,
+                                            struct ember_auth_source *src,
+                                            struct ember_exchange *ex,
+                                            jwt_alg_t alg, const char *kid,
+                                            const struct ember_auth_jwk **key,
+                                            char *why, size_t whylen);
+/* Frees src's connection (curl handle). */
+void ember_auth_jwks_close(struct ember_auth_source *src);
+/* curl_global_cleanup, if a fetch ever ran curl_global_init. */
+void ember_auth_curl_cleanup(struct ember_auth_state *st);
+
+#endif
