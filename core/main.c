@@ -29,6 +29,7 @@
 #include "pool.h"
 #include "router.h"
 #include "runtime.h"
+#include "schema.h"
 #include "xalloc.h"
 
 struct ember_app {
@@ -115,7 +116,7 @@ static int check_config(const char *file)
     rc = load_config(&app, file, &errs);
     if (rc == EMBER_OK) {
         fprintf(stderr, "ember: %s: ok (%zu routes; plugins built: %s)\n", file,
-                ember_router_count(app.router), EMBER_BUILT_PLUGINS);
+                ember_router_count(app.router), ember_schema_built());
         ember_router_free(app.router);
         ember_conf_free(app.conf);
     } else {

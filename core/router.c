@@ -21,8 +21,9 @@
  * lists those routes' methods once each, in the order GET, HEAD, POST, PUT,
  * PATCH, DELETE, OPTIONS.
  *
- * Param values are percent-decoded; an invalid escape ("%zz", a "%" near
- * the end) and "%00" are kept verbatim, so a value never holds a NUL.
+ * Param values are copied as they stand in the path: core/event.c has
+ * already percent-decoded it, and decoding twice would turn a literal
+ * "%2541" into "A".
  */
 #include "config.h"
 
@@ -297,11 +298,10 @@ struct ember_route *ember_router_route(struct ember_router *r, size_t i)
 
 /* ------------------------------------------------------------------ match */
 
-static char *decode(struct ember_pool *pool, const char *s, size_t n);
 
 /*
  * Does c match p[0..plen) (the path after its leading "/")?  With kv, also
- * fill kv[0..c->nparams) with each param's name and decoded value (pool).
+ * fill kv[0..c->nparams) with each param's name and value (pool).
  */
 static int match(const struct compiled *c, const char *p, size_t plen,
                  struct ember_pool *pool, struct ember_kv *kv)
@@ -318,7 +318,7 @@ static int match(const struct compiled *c, const char *p, size_t plen,
                 return 0;
             if (kv) {
                 kv[np].name = g->s;
-                kv[np].value = decode(pool, p + pos, plen - pos);
+                kv[np].value = ember_pool_strndup(pool, p + pos, plen - pos);
             }
             return 1;
         }
@@ -332,7 +332,7 @@ static int match(const struct compiled *c, const char *p, size_t plen,
                 return 0;
             if (kv) {
                 kv[np].name = g->s;
-                kv[np].value = decode(pool, p + pos, e - pos);
+                kv[np].value = ember_pool_strndup(pool, p + pos, e - pos);
             }
             np++;
         }
@@ -357,38 +357,6 @@ static int specificity(const struct compiled *a, const struct compiled *b)
     if (a->method != b->method)
         return a->method == (int) METHOD_ANY ? 1 : -1;
     return 0;
-}
-
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-static char *decode(struct ember_pool *pool, const char *s, size_t n)
-{
-    char  *out = ember_pool_alloc(pool, n + 1);
-    size_t i, o = 0;
-
-    for (i = 0; i < n; i++) {
-        if (s[i] == '%' && i + 2 < n) {
-            int hi = hexval(s[i + 1]), lo = hexval(s[i + 2]);
-
-            if (hi >= 0 && lo >= 0 && (hi | lo) != 0) {
-                out[o++] = (char) (hi << 4 | lo);
-                i += 2;
-                continue;
-            }
-        }
-        out[o++] = s[i];
-    }
-    out[o] = '\0';
-    return out;
 }
 
 enum ember_route_match ember_router_match(struct ember_router *r, const char *method,

@@ -55,7 +55,8 @@ struct ember_route *ember_router_route(struct ember_router *r, size_t i);
 
 /*
  * Match method+path.  FOUND: *route and params (pool-allocated, names as
- * in the template, values percent-decoded; {rest+} keeps its slashes) set.
+ * in the template, values as in the (already decoded) path; {rest+} keeps
+ * its slashes) set.
  * METHOD: *allow set to "GET, POST" (pool).  path must start with '/'.
  */
 enum ember_route_match ember_router_match(struct ember_router *r, const char *method,

@@ -156,14 +156,14 @@ static void test_match(void)
     found("GET", "/p/1/2/3/4", 49, "a=1&b=2&c=3/4");
     found("get", "/items", 1, "");                       /* methods compare case-blind */
 
-    /* decoding */
-    found("GET", "/items/a%20b", 4, "id=a b");
-    found("GET", "/items/%41%42%e2%82%ac", 4, "id=AB\xe2\x82\xac");
-    found("GET", "/items/%zz%4", 4, "id=%zz%4");         /* invalid escapes verbatim */
-    found("GET", "/items/a%00b", 4, "id=a%00b");         /* never a NUL */
+    /* no second decoding: the path arrives decoded from core/event.c */
+    found("GET", "/items/a%20b", 4, "id=a%20b");
+    found("GET", "/items/a b", 4, "id=a b");
+    found("GET", "/items/AB\xe2\x82\xac", 4, "id=AB\xe2\x82\xac");
+    found("GET", "/items/%zz%4", 4, "id=%zz%4");
     found("GET", "/items/a+b", 4, "id=a+b");             /* "+" is not a space in a path */
-    found("PUT", "/greedy/x%2Fy/z", 40, "rest=x/y/z");
-    found("GET", "/items/%6eew", 4, "id=new");           /* literals compare undecoded */
+    found("PUT", "/greedy/x%2Fy/z", 40, "rest=x%2Fy/z");
+    found("GET", "/items/%6eew", 4, "id=%6eew");         /* literals compare as written */
 
     /* 404 */
     none("GET", "/items/");                              /* trailing slash is exact */
