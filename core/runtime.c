@@ -635,9 +635,11 @@ int ember_runtime_next(struct ember_runtime *rt, struct ember_invocation *inv,
     const char  *id, *deadline;
     char        *end;
     long long    ms;
+    int          rc;
 
     memset(inv, 0, sizeof(*inv));
-    if (roundtrip(rt, "GET", API "/invocation/next", "", NULL, 0, MAX_EVENT, &re, err) != EMBER_OK) {
+    rc = roundtrip(rt, "GET", API "/invocation/next", "", NULL, 0, MAX_EVENT, &re, err);
+    if (rc != EMBER_OK) {
         reply_free(&re);
         return EMBER_ERROR;
     }
