@@ -154,6 +154,7 @@ static int setup(struct ember_app *app)
         ember_log(EMBER_LOG_FATAL, "%s", err.message);
         return EMBER_ERROR;
     }
+    ember_runtime_set_stop(app->rt, &stopping);
 
     file = conf_path(NULL);
     if (load_config(app, file, &errs) != EMBER_OK) {

@@ -30,6 +30,7 @@ struct cleanup {
 
 struct ember_pool {
     struct block   *blocks;     /* current block first */
+    struct block   *first;      /* the one kept across resets */
     struct cleanup *cleanups;
 };
 
@@ -50,6 +51,7 @@ struct ember_pool *ember_pool_create(void)
     struct ember_pool *p = ember_xcalloc(1, sizeof(*p));
 
     p->blocks = block_new(BLOCK_SIZE - BLOCK_HDR);
+    p->first = p->blocks;
     return p;
 }
 
@@ -65,21 +67,18 @@ static void run_cleanups(struct ember_pool *p)
 
 void ember_pool_reset(struct ember_pool *p)
 {
-    struct block *b, *first;
+    struct block *b, *next;
 
     run_cleanups(p);
-    /* keep the first-allocated block (the last in the chain) */
-    first = p->blocks;
-    while (first->next)
-        first = first->next;
-    for (b = p->blocks; b != first;) {
-        struct block *next = b->next;
-
-        free(b);
-        b = next;
+    /* keep the first block (big ones may sit anywhere in the chain) */
+    for (b = p->blocks; b; b = next) {
+        next = b->next;
+        if (b != p->first)
+            free(b);
     }
-    first->used = 0;
-    p->blocks = first;
+    p->first->used = 0;
+    p->first->next = NULL;
+    p->blocks = p->first;
 }
 
 void ember_pool_destroy(struct ember_pool *p)

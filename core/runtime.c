@@ -12,6 +12,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -51,6 +52,7 @@ struct ember_runtime {
     struct ember_buf  in;       /* received, not yet consumed */
     const char       *method;   /* the request in flight, for messages */
     const char       *path;
+    const volatile sig_atomic_t *stop;  /* set by a signal handler: give up a wait */
 };
 
 struct header {
@@ -150,6 +152,11 @@ void ember_runtime_free(struct ember_runtime *rt)
     free(rt->host);
     free(rt->port);
     free(rt);
+}
+
+void ember_runtime_set_stop(struct ember_runtime *rt, const volatile sig_atomic_t *flag)
+{
+    rt->stop = flag;
 }
 
 /* connect(2) that survives a signal: an interrupted connect goes on in the background. */
@@ -256,9 +263,11 @@ static ssize_t recv_some(struct ember_runtime *rt, void *p, size_t n, struct emb
 
     do
         got = recv(rt->fd, p, n, 0);
-    while (got < 0 && errno == EINTR);
+    while (got < 0 && errno == EINTR && !(rt->stop && *rt->stop));
     if (got >= 0)
         return got;
+    if (errno == EINTR)
+        return rt_fail(rt, err, 500, "interrupted by a signal: stopping");
     if (errno == ECONNRESET) {
         rt_fail(rt, err, 500, "connection reset before a full response");
         return RT_CLOSED;

@@ -10,6 +10,7 @@
 #define EMBER_RUNTIME_H
 
 #include <stddef.h>
+#include <signal.h>
 #include <stdint.h>
 #include <ember/plugin.h>
 
@@ -32,6 +33,9 @@ struct ember_invocation {
 /* api: "host:port" (AWS_LAMBDA_RUNTIME_API). Does not connect yet. */
 int  ember_runtime_create(struct ember_runtime **rt, const char *api, struct ember_error *err);
 void ember_runtime_free(struct ember_runtime *rt);
+/* A flag a signal handler sets: a wait interrupted while it is set fails
+   ("interrupted by a signal: stopping") instead of going on. */
+void ember_runtime_set_stop(struct ember_runtime *rt, const volatile sig_atomic_t *flag);
 
 /*
  * Blocks for the next invocation; fills inv (clear it with
