@@ -418,6 +418,9 @@ static int serve_main(int argc, char **argv)
                                  : o.format == EMBER_APIGW_ALB ? 60000 : 29000;
 
     /* Signals: handled here by sigwait; every thread inherits the mask. */
+    signal(SIGINT, SIG_DFL);      /* a shell's `cmd &` may have left them ignored */
+    signal(SIGTERM, SIG_DFL);
+    signal(SIGHUP, SIG_DFL);
     sigemptyset(&stop);
     sigaddset(&stop, SIGINT);
     sigaddset(&stop, SIGTERM);
