@@ -8,7 +8,9 @@
  *     empty map is null; headers keep the client's spelling.
  *   - v2/url: header names lower-case, repeated values joined with ",";
  *     the Cookie header becomes the "cookies" array; empty maps omitted;
- *     a named stage is part of rawPath.
+ *     v2 (not url) decodes the path and puts a named stage in front of it.
+ *   - every format: Host, X-Amzn-Trace-Id and X-Forwarded-{For,Port,Proto}
+ *     added when the client did not send them, as AWS does.
  *   - alb: header names lower-case; query values stay URL-encoded (ALB does
  *     not decode them); single-value mode keeps the LAST value.
  */
@@ -697,11 +699,18 @@ static json_object *event_v2(struct built *b, const struct ember_apigw_request *
     size_t         i;
 
     api = b->api_id;
-    /* a named stage is the first segment of rawPath (HTTP APIs only) */
-    if (f == EMBER_APIGW_V2 && strcmp(b->stage, "$default") != 0)
-        raw_path = keep(&b->s, ember_xasprintf("/%s%s", b->stage, b->path));
-    else
+    /* HTTP APIs decode the path (Function URLs do not), and a named stage
+       is its first segment */
+    if (f == EMBER_APIGW_V2) {
+        char *dec = keep(&b->s, pct_decode(b->path, strlen(b->path)));
+
+        if (strcmp(b->stage, "$default") != 0)
+            raw_path = keep(&b->s, ember_xasprintf("/%s%s", b->stage, dec));
+        else
+            raw_path = dec;
+    } else {
         raw_path = b->path;
+    }
 
     for (i = 0; i < b->nhdr; i++) {
         if (strcasecmp(b->hdr[i].name, "cookie") == 0) {

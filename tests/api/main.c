@@ -424,16 +424,16 @@ struct tcase {
 static const char *const case_keys[] = {
     "description", "fresh", "env", "request", "formats", "event", "source", "raw_event",
     "deadline_ms", "runtime_fault", "expect", "expect_error", "expect_exit", "log",
-    "mapped", "not_mapped", "file_absent", "file_contains", "file_lines", "remove_files",
-    "timeout_ms", NULL
+    "mapped", "not_mapped", "file_absent", "file_contains", "file_count", "remove_files",
+    "timeout_ms", "shell", NULL
 };
 static const char *const request_keys[] = {
     "method", "path", "query", "headers", "cookies", "body", "json", "body_base64",
     "body_size", "stage", "source_ip", NULL
 };
 static const char *const expect_keys[] = {
-    "status", "headers", "body", "body_text", "body_contains", "cookies", "is_base64",
-    "status_description", NULL
+    "status", "headers", "body", "body_includes", "body_text", "body_contains", "cookies",
+    "is_base64", "status_description", NULL
 };
 
 static int check_keys(json_object *o, const char *const *known, const char *what,
@@ -602,8 +602,21 @@ static void load_case(const struct runner *r, struct tcase *c, const char *path)
             }
         }
     }
-    if (jhas(j, "file_lines") && !json_object_is_type(jget(j, "file_lines"), json_type_object))
-        ember_buf_puts(&errs, "file_lines must be {path: count}; ");
+    if (jhas(j, "file_count")) {
+        json_object *fc = jget(j, "file_count");
+
+        if (!json_object_is_type(fc, json_type_object)) {
+            ember_buf_puts(&errs, "file_count must be {path: {text: count}}; ");
+        } else {
+            json_object_object_foreach(fc, fk, fv) {
+                (void) fk;
+                if (!json_object_is_type(fv, json_type_object)) {
+                    ember_buf_puts(&errs, "file_count must be {path: {text: count}}; ");
+                    break;
+                }
+            }
+        }
+    }
     if (jhas(j, "expect") && jhas(jget(j, "expect"), "cookies"))
         check_list(jget(j, "expect"), "cookies", 0, &errs);
     if (jhas(j, "env") && !json_object_is_type(jget(j, "env"), json_type_object))
@@ -1060,6 +1073,44 @@ static void check_headers(struct test *t, json_object *want,
     }
 }
 
+/*
+ * want is included in got: objects by key (got may have more), arrays as
+ * a subsequence (in order, got may have more), anything else equal.
+ */
+static int includes(json_object *want, json_object *got)
+{
+    size_t i, j;
+
+    if (json_object_is_type(want, json_type_object)) {
+        if (!json_object_is_type(got, json_type_object))
+            return 0;
+        {
+            json_object_object_foreach(want, k, v) {
+                json_object *g = NULL;
+
+                if (!json_object_object_get_ex(got, k, &g) || !includes(v, g))
+                    return 0;
+            }
+        }
+        return 1;
+    }
+    if (json_object_is_type(want, json_type_array)) {
+        if (!json_object_is_type(got, json_type_array))
+            return 0;
+        for (i = 0, j = 0; i < json_object_array_length(want); i++, j++) {
+            json_object *w = json_object_array_get_idx(want, i);
+
+            while (j < json_object_array_length(got) &&
+                   !includes(w, json_object_array_get_idx(got, j)))
+                j++;
+            if (j >= json_object_array_length(got))
+                return 0;
+        }
+        return 1;
+    }
+    return json_object_equal(want, got);
+}
+
 static void show_headers(struct test *t, const struct ember_apigw_response *res)
 {
     size_t i;
@@ -1111,6 +1162,20 @@ static void check_expect(struct test *t, json_object *exp, const struct format *
         } else if (!json_object_equal(want, got)) {
             fail(t, "body: expected %s", jshow(want));
             note(t, "        got      %.2000s", jshow(got));
+        }
+        json_object_put(got);
+    }
+    if (jhas(exp, "body_includes")) {
+        json_object *want = jget(exp, "body_includes"), *got = NULL;
+        char         why[160];
+
+        if (parse_json(res.body, res.body_len, &got, why, sizeof(why)) != 0) {
+            fail(t, "body_includes: expected JSON including %s, got non-JSON (%s):", jshow(want),
+                 why);
+            note_block(t, "  ", res.body, res.body_len, 1500);
+        } else if (!includes(want, got)) {
+            fail(t, "body_includes: expected a body including %s", jshow(want));
+            note(t, "        got %.3000s", jshow(got));
         }
         json_object_put(got);
     }
@@ -1276,30 +1341,121 @@ static void check_files(struct test *t, json_object *c)
             free(text);
         }
     }
-    v = jget(c, "file_lines");
-    if (v && json_object_is_type(v, json_type_object)) {
-        json_object_object_foreach(v, p, want) {
+    v = jget(c, "file_count");
+    if (v) {
+        json_object_object_foreach(v, p, counts) {
             char   *text;
-            size_t  len, j;
-            int     lines = 0;
+            size_t  len;
 
             if (read_file(p, &text, &len) != 0) {
-                fail(t, "file_lines: %s: %s", p, strerror(errno));
+                fail(t, "file_count: %s: %s", p, strerror(errno));
                 continue;
             }
-            for (j = 0; j < len; j++)
-                if (text[j] == '\n')
-                    lines++;
-            if (len > 0 && text[len - 1] != '\n')
-                lines++;
-            if (lines != json_object_get_int(want)) {
-                fail(t, "file_lines: %s has %d lines, expected %d:", p, lines,
-                     json_object_get_int(want));
-                note_block(t, "  ", text, len, 1000);
+            {
+                json_object_object_foreach(counts, what, want) {
+                    const char *at = text, *end = text + len;
+                    size_t      wl = strlen(what);
+                    int         got = 0;
+
+                    while (wl > 0 && at < end) {
+                        const char *hit = memmem(at, (size_t) (end - at), what, wl);
+
+                        if (hit == NULL)
+                            break;
+                        got++;
+                        at = hit + wl;
+                    }
+                    if (got != json_object_get_int(want)) {
+                        fail(t, "file_count: \"%s\" appears %d times in %s, expected %d:", what,
+                             got, p, json_object_get_int(want));
+                        note_block(t, "  ", text, len, 1000);
+                    }
+                }
             }
             free(text);
         }
     }
+}
+
+/*
+ * "shell": sh -c CMD in the runner's directory and environment, before
+ * the case's first test; its output goes to the diagnostics.  0 if it
+ * exited 0 within 120 s.
+ */
+static int run_shell(struct test *t, const char *cmd)
+{
+    char    path[] = "/tmp/ember-test-shell.XXXXXX";
+    char   *out = NULL;
+    size_t  len = 0;
+    int     fd = mkstemp(path), st = 0, rc = -1;
+    pid_t   pid;
+    int64_t until = now_ms() + 120000;
+
+    if (fd < 0) {
+        fail(t, "shell: mkstemp: %s", strerror(errno));
+        return -1;
+    }
+    unlink(path);
+    fflush(stdout);
+    pid = fork();
+    if (pid == 0) {
+        int devnull = open("/dev/null", O_RDONLY);
+
+        setpgid(0, 0);
+        signal(SIGPIPE, SIG_DFL);
+        if (devnull >= 0)
+            dup2(devnull, 0);
+        dup2(fd, 1);
+        dup2(fd, 2);
+        execl("/bin/sh", "sh", "-c", cmd, (char *) NULL);
+        _exit(127);
+    }
+    if (pid < 0) {
+        fail(t, "shell: fork: %s", strerror(errno));
+        close(fd);
+        return -1;
+    }
+    setpgid(pid, pid);
+    for (;;) {
+        pid_t p = waitpid(pid, &st, WNOHANG);
+
+        if (p == pid) {
+            rc = WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
+            break;
+        }
+        if (now_ms() > until) {
+            kill(-pid, SIGKILL);
+            waitpid(pid, &st, 0);
+            fail(t, "shell: `%s` still running after 120 s; killed", cmd);
+            break;
+        }
+        usleep(20000);
+    }
+    kill(-pid, SIGKILL);     /* whatever it left running in its group */
+    {
+        struct ember_buf b = EMBER_BUF_INIT;
+        char             chunk[4096];
+        ssize_t          n;
+
+        lseek(fd, 0, SEEK_SET);
+        while ((n = read(fd, chunk, sizeof(chunk))) > 0)
+            ember_buf_append(&b, chunk, (size_t) n);
+        out = b.data;
+        len = b.len;
+    }
+    close(fd);
+    if (rc != 0 && !t->failed) {
+        char how[128];
+
+        describe_exit(st, how, sizeof(how));
+        fail(t, "shell: `%s` %s", cmd, how);
+    }
+    if (out && len > 0) {
+        note(t, "shell output:");
+        note_block(t, "  > ", out, len, 2000);
+    }
+    free(out);
+    return rc;
 }
 
 /* ------------------------------------------------------------ one test */
@@ -1565,6 +1721,8 @@ static int run_test(struct runner *r, struct tcase *tc, size_t fi, int n)
         timeout = json_object_get_int(jget(c, "timeout_ms"));
     deadline = t0 + timeout;
 
+    if (fi == 0 && jstr(c, "shell") && run_shell(&t, jstr(c, "shell")) != 0)
+        goto report;
     if (jhas(c, "remove_files")) {
         json_object *v = jget(c, "remove_files");
         size_t       i;
