@@ -3,14 +3,17 @@
  * JWKS file and counts how often it was fetched.  127.0.0.1 only.
  *
  *   jwks-server --cert CERT.pem --key KEY.pem --jwks FILE
- *               [--port N] [--count-file F]
+ *               [--port N] [--fetch-log F] [--detach]
  *
  * Prints the port it listens on (ephemeral unless --port) on stdout once it
  * accepts connections.  GET /jwks.json (any query) answers FILE, read anew
  * each time (404 if it is missing) and counts one fetch; GET /count
- * answers the count; anything else 404.  --count-file F is rewritten with
- * the count after each fetch.  One connection at a time; each response
- * closes its connection.  Runs until killed.
+ * answers the count; anything else 404.  --fetch-log F gets one line per
+ * fetch (the request target), so a test can count fetches with the runner's
+ * "file_lines".  One connection at a time; each response closes its
+ * connection.  Runs until killed.  --detach puts it in a session of its
+ * own, out of the process group of whoever started it (the runner kills a
+ * "shell" step's group once the step is done).
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -25,6 +28,8 @@
 #include <unistd.h>
 
 #include <gnutls/gnutls.h>
+
+#define USAGE "usage: jwks-server --cert CERT --key KEY --jwks FILE [--port N] [--fetch-log F] [--detach]"
 
 static unsigned long fetches;
 
@@ -77,27 +82,24 @@ static void respond(gnutls_session_t s, int status, const char *type, const char
     }
 }
 
-static void write_count(const char *path)
+static void log_fetch(const char *path, const char *target)
 {
-    char  tmp[4096];
     FILE *f;
 
     if (path == NULL)
         return;
-    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-    f = fopen(tmp, "w");
+    f = fopen(path, "a");
     if (f == NULL)
         return;
-    fprintf(f, "%lu\n", fetches);
+    fprintf(f, "GET %s\n", target);
     fclose(f);
-    rename(tmp, path);
 }
 
 static void serve(int fd, gnutls_certificate_credentials_t cred, const char *jwks,
-                  const char *count_file)
+                  const char *fetch_log)
 {
     gnutls_session_t s;
-    char             req[8192], *path, *sp;
+    char             req[8192], target[512], *path, *sp;
     size_t           got = 0;
     ssize_t          r;
     int              rc;
@@ -133,6 +135,7 @@ static void serve(int fd, gnutls_certificate_credentials_t cred, const char *jwk
     if (sp == NULL)
         goto done;
     *sp = '\0';
+    snprintf(target, sizeof(target), "%.500s", path);
     sp = strchr(path, '?');
     if (sp != NULL)
         *sp = '\0';
@@ -141,7 +144,7 @@ static void serve(int fd, gnutls_certificate_credentials_t cred, const char *jwk
         char  *body = slurp(jwks, &len);
 
         fetches++;
-        write_count(count_file);
+        log_fetch(fetch_log, target);
         if (body == NULL)
             respond(s, 404, "text/plain", "no such file\n", 13);
         else
@@ -165,26 +168,37 @@ int main(int argc, char **argv)
     gnutls_certificate_credentials_t cred;
     struct sockaddr_in               sa;
     socklen_t                        salen = sizeof(sa);
-    const char                      *cert = NULL, *key = NULL, *jwks = NULL, *count_file = NULL;
-    int                              port = 0, one = 1, lfd, i, rc;
+    const char                      *cert = NULL, *key = NULL, *jwks = NULL, *fetch_log = NULL;
+    int                              port = 0, one = 1, detach = 0, lfd, i, rc;
 
-    for (i = 1; i + 1 < argc; i += 2) {
+    for (i = 1; i < argc; i++) {
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+
+        if (strcmp(argv[i], "--detach") == 0) {
+            detach = 1;
+            continue;
+        }
+        if (v == NULL)
+            die(USAGE);
         if (strcmp(argv[i], "--cert") == 0)
-            cert = argv[i + 1];
+            cert = v;
         else if (strcmp(argv[i], "--key") == 0)
-            key = argv[i + 1];
+            key = v;
         else if (strcmp(argv[i], "--jwks") == 0)
-            jwks = argv[i + 1];
+            jwks = v;
         else if (strcmp(argv[i], "--port") == 0)
-            port = atoi(argv[i + 1]);
-        else if (strcmp(argv[i], "--count-file") == 0)
-            count_file = argv[i + 1];
+            port = atoi(v);
+        else if (strcmp(argv[i], "--fetch-log") == 0)
+            fetch_log = v;
         else
-            die("usage: jwks-server --cert CERT --key KEY --jwks FILE [--port N] [--count-file F]");
+            die(USAGE);
+        i++;
     }
-    if (i != argc || cert == NULL || key == NULL || jwks == NULL)
-        die("usage: jwks-server --cert CERT --key KEY --jwks FILE [--port N] [--count-file F]");
+    if (cert == NULL || key == NULL || jwks == NULL)
+        die(USAGE);
     signal(SIGPIPE, SIG_IGN);
+    if (detach)
+        setsid();
 
     if (gnutls_global_init() < 0 || gnutls_certificate_allocate_credentials(&cred) < 0)
         die("gnutls init failed");
@@ -222,7 +236,7 @@ int main(int argc, char **argv)
         }
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-        serve(fd, cred, jwks, count_file);
+        serve(fd, cred, jwks, fetch_log);
         close(fd);
     }
 }

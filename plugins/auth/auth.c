@@ -461,11 +461,15 @@ static int conf_check(struct ember_auth_state *st, struct ember_auth_conf *c, in
             c->algs |= ALG_BIT(JWT_ALG_RS256);
     }
     d = c->d[D_ALGORITHMS];
-    if ((c->algs & HMAC_ALGS) != 0 && c->secret == NULL)
-        return conf_error(host, err, d, "HS256/HS384/HS512 need secret_env");
-    if ((c->algs & PUBKEY_ALGS) != 0 && c->pubkey == NULL)
-        return conf_error(host, err, d, "RS* and ES* need public_key_file, public_key_env "
-                          "or jwks_url");
+    for (k = 0; d != NULL && k < d->argc; k++) {
+        unsigned bit = ALG_BIT(jwt_str_alg(d->argv[k]));
+
+        if ((bit & HMAC_ALGS) != 0 && c->secret == NULL)
+            return conf_error(host, err, d, "%s needs secret_env", d->argv[k]);
+        if ((bit & PUBKEY_ALGS) != 0 && c->pubkey == NULL)
+            return conf_error(host, err, d, "%s needs public_key_file, public_key_env or "
+                              "jwks_url", d->argv[k]);
+    }
 
     /* 403's challenge names the scopes the route needs */
     len = 64;

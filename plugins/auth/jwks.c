@@ -113,8 +113,12 @@ static struct jwks_conn *conn_get(struct ember_auth_state *st, struct ember_auth
     curl_easy_setopt(c->curl, CURLOPT_USERAGENT, "ember-auth/" "1");
     curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, on_data);
     ca = src->ca_file != NULL ? src->ca_file : default_ca();
-    if (ca != NULL)
+    if (ca != NULL) {
+        /* one bundle file only: loading a CA directory (Debian's libcurl
+           defaults to /etc/ssl/certs) costs ~100 ms of a cold start */
         curl_easy_setopt(c->curl, CURLOPT_CAINFO, ca);
+        curl_easy_setopt(c->curl, CURLOPT_CAPATH, NULL);
+    }
     src->conn = c;
     return c;
 }
