@@ -15,6 +15,9 @@
 # As a command (the server outlives it; `eval` what start prints):
 #     eval "$(tests/pg.sh start)"     # prints export lines
 #     tests/pg.sh down|up|restart|stop|psql ...   # use PG_DIR from the env
+#     tests/pg.sh terminate DELAY PATTERN   # returns at once; DELAY seconds
+#                       # later, ends the backends whose query is LIKE PATTERN
+#                       # (in a session of its own: outlives its caller's group)
 #
 # Exported: DATABASE_URL (libpq URI over TCP to 127.0.0.1, with a password),
 # PG_SOCKET_URL (the same database over the unix socket), PG_DIR, PG_PORT,
@@ -181,8 +184,17 @@ case "$0" in
     up) pg_up ;;
     restart) pg_restart ;;
     psql) pg_psql "$@" ;;
+    terminate)
+        [ $# -eq 2 ] || { echo "usage: $0 terminate DELAY PATTERN" >&2; exit 2; }
+        setsid -f sh "$0" terminate-now "$1" "$2" </dev/null >/dev/null 2>&1
+        ;;
+    terminate-now)
+        sleep "$1"
+        printf '%s\n' "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE :'pat' AND pid <> pg_backend_pid();" |
+            pg_psql -At -v pat="$2"
+        ;;
     *)
-        echo "usage: $0 start|stop|down|up|restart|psql [ARGS]" >&2
+        echo "usage: $0 start|stop|down|up|restart|psql [ARGS]|terminate DELAY PATTERN" >&2
         exit 2
         ;;
     esac
