@@ -15,7 +15,7 @@
  *   /badstatus     answers {"statusCode": "teapot"}
  *   /error         posts an invocation error (errorType Handler.Failed)
  *   /binary        200, 4 bytes that are not UTF-8, isBase64Encoded
- *   /cookies       200 with two Set-Cookie (v2 "cookies", v1 multiValueHeaders)
+ *   /cookies       200 with Set-Cookie a=1 and b=2 (alb without multi-value: a only)
  *   anything else  200 {"method": M, "path": P}
  *
  * At start: FN_INIT=error posts init/error and exits 1, FN_INIT=crash exits
@@ -128,12 +128,14 @@ static char *handle(const struct ember_invocation *inv, long count, int *error)
         json_object_object_add(o, "pid", json_object_new_int((int)getpid()));
         out = json_body(o);
     } else if (strncmp(path, "/mem/", 5) == 0) {
-        size_t kb = (size_t)atol(path + 5);
-        char *m = malloc(kb * 1024);
+        static volatile char *keep;     /* so the compiler cannot drop the writes */
+        size_t kb = (size_t)atol(path + 5), off;
 
-        if (m != NULL) {
-            memset(m, 1, kb * 1024);
-            free(m);
+        keep = malloc(kb * 1024);
+        if (keep != NULL) {
+            for (off = 0; off < kb * 1024; off += 4096)
+                keep[off] = 1;
+            free((void *)keep);
         }
         out = ok_response("text/plain", "touched");
     } else if (strcmp(path, "/crash") == 0) {
@@ -154,9 +156,15 @@ static char *handle(const struct ember_invocation *inv, long count, int *error)
         out = strdup("{\"statusCode\":200,\"headers\":{\"content-type\":\"application/octet-stream\"},"
                      "\"body\":\"/wD+AQ==\",\"isBase64Encoded\":true}");
     } else if (strcmp(path, "/cookies") == 0) {
-        out = strdup("{\"statusCode\":200,\"cookies\":[\"a=1; Path=/\",\"b=2\"],"
-                     "\"multiValueHeaders\":{\"Set-Cookie\":[\"a=1; Path=/\",\"b=2\"]},"
-                     "\"body\":\"\"}");
+        /* two cookies, in the shape this event's gateway takes them */
+        if (json_object_object_get_ex(ev, "version", &o))
+            out = strdup("{\"statusCode\":200,\"cookies\":[\"a=1; Path=/\",\"b=2\"],\"body\":\"\"}");
+        else if (json_object_object_get_ex(ev, "multiValueHeaders", &o))
+            out = strdup("{\"statusCode\":200,\"multiValueHeaders\":{\"Set-Cookie\":"
+                         "[\"a=1; Path=/\",\"b=2\"]},\"body\":\"\"}");
+        else
+            out = strdup("{\"statusCode\":200,\"headers\":{\"Set-Cookie\":\"a=1; Path=/\"},"
+                         "\"body\":\"\"}");
     } else {
         o = json_object_new_object();
         json_object_object_add(o, "method", json_object_new_string(method));
