@@ -326,23 +326,26 @@ static int conn_open(struct db *db, struct db_conn *c, struct ember_exchange *ex
         return host->fail(err, 500, "db: environment variable %s is not set (it holds the "
                           "connection string)", c->url_env);
 
-    /* Our options go after the URL's, so that statement_timeout adds to them. */
-    if (c->statement_timeout > 0) {
+    /* Parse it first: libpq's own complaint about a malformed string may
+       quote it, password and all.  Our options go after the string's, so
+       that statement_timeout adds to them. */
+    {
         PQconninfoOption *opts, *o;
         char             *perr = NULL;
         const char       *theirs = NULL;
 
         opts = PQconninfoParse(url, &perr);
         if (opts == NULL) {
-            PQfreemem(perr);   /* may quote the string, password and all */
+            PQfreemem(perr);
             return host->fail(err, 500, "db: $%s is not a valid libpq connection string",
                               c->url_env);
         }
         for (o = opts; o->keyword != NULL; o++)
             if (strcmp(o->keyword, "options") == 0 && o->val != NULL && *o->val != '\0')
                 theirs = o->val;
-        if (asprintf(&options, "%s%s-c statement_timeout=%ld", theirs ? theirs : "",
-                     theirs ? " " : "", c->statement_timeout) < 0)
+        if (c->statement_timeout > 0
+            && asprintf(&options, "%s%s-c statement_timeout=%ld", theirs ? theirs : "",
+                        theirs ? " " : "", c->statement_timeout) < 0)
             abort();
         PQconninfoFree(opts);
     }
