@@ -136,6 +136,16 @@ static int conf_error(const struct ember_host *host, struct ember_error *err,
     return host->fail(err, 500, "%s:%d: auth: %s: %s", d->file, d->line, d->name, msg);
 }
 
+/* A scope token (RFC 6749 3.3): it goes into the 403's WWW-Authenticate. */
+static int scope_ok(const char *s)
+{
+    for (; *s != '\0'; s++) {
+        if (*s < 0x21 || *s > 0x7e || *s == '"' || *s == '\\')
+            return 0;
+    }
+    return 1;
+}
+
 /*
  * Collects a block's directives (no values checked yet).  b may be NULL.
  * Returns a conf owned by the caller (conf_free), or NULL with err filled.
@@ -159,7 +169,7 @@ static struct ember_auth_conf *conf_collect(const struct ember_host *host,
             int scopes = d->name[8] == 's';
 
             for (j = 0; j < d->argc; j++) {
-                if (d->argv[j][0] == '\0' || (scopes && strpbrk(d->argv[j], " \t") != NULL)) {
+                if (d->argv[j][0] == '\0' || (scopes && !scope_ok(d->argv[j]))) {
                     conf_error(host, err, d, "\"%s\" is not a %s name", d->argv[j],
                                scopes ? "scope" : "claim");
                     conf_free(c);
