@@ -476,8 +476,7 @@ static int status_of(const char *sqlstate)
     return 500;
 }
 
-static int fail_result(struct db *db, struct db_route *r, PGresult *res,
-                       struct ember_error *err)
+static int fail_result(struct db *db, PGresult *res, struct ember_error *err)
 {
     const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
     const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
@@ -550,7 +549,9 @@ static int execute(struct db *db, struct db_route *r, struct ember_exchange *ex,
             sent = PQsendPrepare(c->pg, r->stmt, r->sql, r->nbinds, NULL);
             w = sent ? wait_result(c->pg, end, &res) : WAIT_GONE;
             if (w == WAIT_TIMEOUT) {
+                /* Whether it got prepared is unknown: start afresh next time. */
                 cancel_running(c);
+                conn_drop(c);
                 return host->fail(err, 504, "db: preparing the statement: the invocation's "
                                   "deadline came first");
             }
@@ -564,7 +565,7 @@ static int execute(struct db *db, struct db_route *r, struct ember_exchange *ex,
                 return host->fail(err, 503, "db: %s", lost);
             }
             if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-                rc = fail_result(db, r, res, err);
+                rc = fail_result(db, res, err);
                 PQclear(res);
                 return rc;
             }
@@ -1108,7 +1109,7 @@ static int db_handle(void *state, void *route_state, struct ember_exchange *ex)
     if (rc != EMBER_OK)
         return rc;
     if (PQresultStatus(res) != PGRES_TUPLES_OK && PQresultStatus(res) != PGRES_COMMAND_OK) {
-        rc = fail_result(db, r, res, ex->err);
+        rc = fail_result(db, res, ex->err);
         PQclear(res);
         return rc;
     }
