@@ -316,12 +316,18 @@ int main(int argc, char **argv)
             kid = v;
         else if (strcmp(a, "--hs-with-public-key") == 0)
             hs_pub = v;
-        else if (strcmp(a, "--exp") == 0)
-            exp = when(v), has_exp = 1;
-        else if (strcmp(a, "--nbf") == 0)
-            nbf = when(v), has_nbf = 1;
-        else if (strcmp(a, "--iat") == 0)
-            iat = when(v), has_iat = 1;
+        else if (strcmp(a, "--exp") == 0) {
+            exp = when(v);
+            has_exp = 1;
+        }
+        else if (strcmp(a, "--nbf") == 0) {
+            nbf = when(v);
+            has_nbf = 1;
+        }
+        else if (strcmp(a, "--iat") == 0) {
+            iat = when(v);
+            has_iat = 1;
+        }
         else if (strcmp(a, "--pad") == 0)
             pad = atol(v);
         else

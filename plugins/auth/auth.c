@@ -787,7 +787,8 @@ static enum ember_auth_verdict verify(struct ember_auth_state *st,
     *status = 401;
     for (p = token; *p != '\0'; p++) {
         if (*p == '.') {
-            if (++ndots == 1)
+            ndots++;
+            if (ndots == 1)
                 dot1 = p;
             else
                 dot2 = p;
