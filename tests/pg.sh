@@ -18,6 +18,8 @@
 #     tests/pg.sh terminate DELAY PATTERN   # returns at once; DELAY seconds
 #                       # later, ends the backends whose query is LIKE PATTERN
 #                       # (in a session of its own: outlives its caller's group)
+#     tests/pg.sh connections N [APP]   # exit 0 once exactly N sessions have
+#                       # application_name APP (default ember), within 3 s
 #
 # Exported: DATABASE_URL (libpq URI over TCP to 127.0.0.1, with a password),
 # PG_SOCKET_URL (the same database over the unix socket), PG_DIR, PG_PORT,
@@ -193,8 +195,23 @@ case "$0" in
         printf '%s\n' "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE :'pat' AND pid <> pg_backend_pid();" |
             pg_psql -At -v pat="$2"
         ;;
+    connections)
+        want=${1:?usage: $0 connections N [APP]}
+        app=${2:-ember}
+        n=
+        tries=0
+        while [ "$tries" -lt 30 ]; do
+            n=$(printf '%s\n' "SELECT count(*) FROM pg_stat_activity WHERE application_name = :'app';" |
+                pg_psql -At -v app="$app")
+            [ "$n" = "$want" ] && exit 0
+            tries=$((tries + 1))
+            sleep 0.1
+        done
+        echo "pg.sh: $n sessions of $app, expected $want" >&2
+        exit 1
+        ;;
     *)
-        echo "usage: $0 start|stop|down|up|restart|psql [ARGS]|terminate DELAY PATTERN" >&2
+        echo "usage: $0 start|stop|down|up|restart|psql [ARGS]|terminate DELAY PATTERN|connections N [APP]" >&2
         exit 2
         ;;
     esac
