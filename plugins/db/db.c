@@ -17,13 +17,28 @@
  *   readonly on|off         safe to retry after a lost connection (default:
  *                           on when sql starts with SELECT/VALUES/TABLE/SHOW)
  *
+ * Bound values are text (SQL NULL when missing): body:/claim: strings as
+ * they are, numbers as written, booleans true/false, objects and arrays
+ * as JSON text; a body that is not a JSON object is 400.  Rows become
+ * JSON by column type: int2/4/8, oid -> integers; float4/8 -> numbers;
+ * numeric -> exact canonical numbers (1.50 -> 1.5); bool; json/jsonb
+ * embedded; NULL -> null; NaN/Infinity and everything else -> strings.
+ *
+ * Failures (the client sees only the reason phrase; the log gets why):
+ * SQLSTATE class 23 -> 409, class 22 -> 400, 57014 -> 504, class 08/53/57P
+ * and connection failures -> 503, a missing row for `result one` -> 404,
+ * anything else -> 500.
+ *
  * Laziness: nothing touches the network before the first request of a
  * route; a connection opens then and is reused while the process lives.
  * Routes whose url_env/connect_timeout/statement_timeout agree share one.
  * Statements are prepared once per connection and forgotten when it is
  * replaced.  A statement never outlives the invocation: it runs
  * asynchronously and is cancelled DEADLINE_MARGIN_MS before Lambda's
- * deadline (504).
+ * deadline (504); with less than DEADLINE_MARGIN_MS + MIN_BUDGET_MS left
+ * it is not started (504).  A connection found dead (the server said so,
+ * or closed it) is replaced before the statement is sent; one that dies
+ * during a read-only statement is replaced and the statement retried once.
  */
 #define _GNU_SOURCE
 

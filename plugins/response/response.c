@@ -21,8 +21,12 @@
  *   cors_credentials on|off Allow-Credentials (then the origin, never *)
  *
  * The cors_* settings apply per route, each falling back to the plugin-wide
- * one.  A preflight (OPTIONS with Origin and Access-Control-Request-Method)
- * is answered 204 at once; the route must match OPTIONS (or ANY).
+ * one.  An allowed Origin gets Access-Control-Allow-Origin (itself, or *
+ * when the list is * and credentials are off) and Allow-Credentials when
+ * on; any other gets no Access-Control header.  Unless the answer is
+ * always *, every response of the route carries Vary: Origin.  A preflight
+ * (OPTIONS with Origin and Access-Control-Request-Method) is answered 204
+ * at once, without a body; the route must match OPTIONS (or ANY).
  */
 #define _GNU_SOURCE
 
