@@ -444,7 +444,7 @@ static void add_aws_headers(struct built *b, const struct ember_apigw_request *r
     add[n++][1] = b->host;
     add[n][0] = "X-Amzn-Trace-Id";
     add[n++][1] = keep(&b->s, ember_xasprintf("Root=1-%08lx-%024lx", (unsigned long) t,
-                                              (unsigned long) (b->time_ms * 2654435761u)));
+                                              (unsigned long) b->time_ms * 2654435761UL));
     add[n][0] = "X-Forwarded-For";
     add[n++][1] = b->source_ip;
     add[n][0] = "X-Forwarded-Port";

@@ -1,16 +1,76 @@
 /*
- * main.c - tests/ember-test-api: run route-level cases (tests/routes/SUITE/NN-name.json,
- * described in tests/routes/README.md) against the real bootstrap through a
- * Runtime API on 127.0.0.1, and print TAP.
+ * main.c - tests/ember-test-api: run route-level cases against the real
+ * bootstrap through a Lambda Runtime API on 127.0.0.1, and print TAP.
  *
- *   ember-test-api --bootstrap PATH [--keep-going] [--timeout SEC]
+ *   ember-test-api --bootstrap PATH [--keep-going] [--timeout SECONDS]
  *                  [--verbose] [--log FILE] CASE.json...
  *
- * One bootstrap serves the cases in order (warm) unless a case is "fresh",
- * has "env" or "expect_exit" (then it is restarted before each of the
- * case's tests: a cold start), or the previous one died or hung.
+ * One TAP test per (case, format): "ok N - suite/NN-name.json [v2]", with
+ * "#" diagnostics on a failure (expected vs got, the Runtime API's notes,
+ * what the bootstrap wrote on stderr during the test).  Exit 1 if any
+ * failed.  Without --keep-going the first failure ends the run ("Bail
+ * out!").  --timeout: per test (default 10 s; a case's "timeout_ms" wins).
+ * --log FILE keeps the bootstrap's stderr (default: a temporary file).
+ *
+ * All cases run in order against ONE bootstrap (warm).  It is restarted
+ * (a cold start) before every test of a case with "fresh": true, "env" or
+ * "expect_exit", and whenever the previous one died or hung (then it is
+ * killed: SIGTERM, SIGKILL after 2 s, its whole process group).  It gets
+ * the runner's environment plus AWS_LAMBDA_RUNTIME_API=127.0.0.1:PORT,
+ * AWS_LAMBDA_FUNCTION_NAME=ember-test, AWS_LAMBDA_FUNCTION_MEMORY_SIZE=512,
+ * AWS_LAMBDA_FUNCTION_VERSION, AWS_REGION, then the case's "env" (a null
+ * value removes a variable).  stdout and stderr go to the log file.
+ *
+ * A case is one JSON object.  "${NAME}" / "${NAME:-default}" in any string
+ * (keys too) is replaced from the environment; an unset NAME without a
+ * default fails the case.  Unknown keys fail the case.
+ *
+ *   description      text, shown on failure
+ *   fresh, env       restart first (see above)
+ *   shell            "sh -c" command run once before the case's first test
+ *                    (in the runner's directory); non-zero exit fails it
+ *   remove_files     [paths] deleted before each test
+ *   request          {method (GET), path, query {name: "v" | ["v1","v2"]},
+ *                     headers {same}, cookies ["a=b"], one of body "text" |
+ *                     json {...} (content-type added if absent) |
+ *                     body_base64 "..." (binary) | body_size N (N bytes "x"),
+ *                     stage, source_ip}: one event per format, built by
+ *                     emu/apigw.c exactly as AWS would
+ *   formats          ["v1","v2","url","alb","alb-mv"] (alb-mv: ALB with
+ *                    multi-value headers on); default v1 v2 url alb
+ *   event            instead of request: a file ($EMBER_EVENTS_DIR, then
+ *                    next to the case) or an inline object, sent verbatim;
+ *                    the format is detected, or given by "source"
+ *   raw_event        instead: these exact bytes
+ *   source           "v1" ... "alb-mv" or "none": how to read the response
+ *   deadline_ms      Lambda-Runtime-Deadline-Ms = now + this (30000)
+ *   runtime_fault    "close" | "413" | "500": how the Runtime API answers
+ *                    this invocation's first response POST
+ *   timeout_ms       this case's timeout
+ *   expect           {status, headers {name: "value" | "*" (present) |
+ *                     null (absent) | ["v1","v2"] (all values, in order)}
+ *                     (names case-insensitive), body (JSON, exact), body_includes
+ *                     (JSON subset: objects by key, arrays as an ordered
+ *                     subsequence), body_text (exact bytes), body_contains,
+ *                     cookies [set-cookie values in order], is_base64,
+ *                     status_description (alb)}; the posted response is
+ *                     first read as the format's integration would (a
+ *                     response it would answer 502 for fails the test)
+ *   expect_error     {errorType (exact), errorMessage (substring)}: the
+ *                    bootstrap must POST /invocation/{id}/error
+ *   expect_exit      {code, init_error}: no event; the bootstrap must POST
+ *                    /runtime/init/error (errorType init_error) and exit
+ *                    with code (any non-zero if absent)
+ *   log              {contains [...], absent [...]}: substrings of what the
+ *                    bootstrap wrote during the test (start-up included
+ *                    after a restart; the test waits for its next GET so
+ *                    the per-event log line is in)
+ *   mapped, not_mapped  [substrings] of /proc/PID/maps after the answer
+ *   file_absent      [paths] that must not exist after the answer
+ *   file_contains    {path: "text" | [...]}
+ *   file_count       {path: {text: N}}: text occurs exactly N times
  */
-#define _GNU_SOURCE 1   /* memmem, strcasestr, environ */
+#define _GNU_SOURCE 1   /* memmem, strsignal, environ */
 #include "config.h"
 
 #include <ctype.h>
@@ -22,6 +82,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -356,7 +417,12 @@ static char *expand(const char *s, struct ember_buf *errs)
         }
         p = close + 1;
     }
-    return ember_xstrdup(ember_buf_str(&b));
+    {
+        char *out = ember_xstrdup(ember_buf_str(&b));
+
+        ember_buf_free(&b);
+        return out;
+    }
 }
 
 /* A copy of o with every string (values and keys) expanded. Returns a new object. */
@@ -986,6 +1052,7 @@ static int start_bootstrap(struct runner *r, json_object *env, struct test *t)
         char *argv[] = { (char *) r->bootstrap, NULL };
 
         setpgid(0, 0);
+        prctl(PR_SET_PDEATHSIG, SIGKILL);     /* never outlive a killed runner */
         signal(SIGPIPE, SIG_DFL);
         if (devnull >= 0)
             dup2(devnull, 0);
@@ -1478,22 +1545,21 @@ static void make_trace_id(struct runner *r, char *buf, size_t len)
 /* What became of the invocation. */
 enum outcome { OUT_NONE = 0, OUT_RESPONSE, OUT_ERROR, OUT_SKIPPED, OUT_DIED, OUT_TIMEOUT };
 
-/* Decide from the POSTs so far; *post set for RESPONSE/ERROR. */
-static enum outcome decide(struct runner *r, int want_error, const struct api_post **post)
+/* Decide from the POSTs so far; *which: the deciding POST's index (RESPONSE/ERROR). */
+static enum outcome decide(struct runner *r, int want_error, size_t *which)
 {
     size_t i, n = api_server_nposts(r->srv);
 
-    *post = NULL;
     for (i = 0; i < n; i++) {
         const struct api_post *p = api_server_post(r->srv, i);
 
         if (p->kind == API_POST_ERROR) {
-            *post = p;
+            *which = i;
             return OUT_ERROR;
         }
         if (p->kind == API_POST_RESPONSE) {
             if (p->answered == 202 || !want_error) {
-                *post = p;
+                *which = i;
                 return OUT_RESPONSE;
             }
             /* refused or dropped: the bootstrap should now post an error */
@@ -1568,6 +1634,7 @@ static void run_invoke_test(struct runner *r, struct test *t, struct tcase *tc,
     json_object            *c = tc->j;
     struct api_invocation   inv;
     const struct api_post  *post = NULL;
+    size_t                  which = 0;
     struct ember_buf        errs = EMBER_BUF_INIT;
     enum outcome            out = OUT_NONE;
     char                    rid[64], trace[128], how[128];
@@ -1607,7 +1674,7 @@ static void run_invoke_test(struct runner *r, struct test *t, struct tcase *tc,
 
     for (;;) {
         api_server_poll(r->srv, 20);
-        out = decide(r, want_error, &post);
+        out = decide(r, want_error, &which);
         if (out != OUT_NONE)
             break;
         if (api_server_delivered(r->srv) && api_server_idle(r->srv)) {
@@ -1618,7 +1685,7 @@ static void run_invoke_test(struct runner *r, struct test *t, struct tcase *tc,
             /* a POST may still be in the socket */
             int64_t grace = now_ms() + 200;
 
-            while (now_ms() < grace && (out = decide(r, want_error, &post)) == OUT_NONE)
+            while (now_ms() < grace && (out = decide(r, want_error, &which)) == OUT_NONE)
                 api_server_poll(r->srv, 20);
             if (out == OUT_NONE)
                 out = OUT_DIED;
@@ -1642,15 +1709,18 @@ static void run_invoke_test(struct runner *r, struct test *t, struct tcase *tc,
         }
     }
 
+    /* later POSTs may have moved the array: look the deciding one up now */
+    if (out == OUT_RESPONSE || out == OUT_ERROR)
+        post = api_server_post(r->srv, which);
     switch (out) {
     case OUT_RESPONSE:
         if (post->answered != 202)
             note(t, "(the Runtime API answered the response POST with %s)",
                  post->answered ? (post->answered == 413 ? "413" : "500") : "a dropped connection");
-        if (api_server_nposts(r->srv) > 1) {
+        if (api_server_nposts(r->srv) > which + 1) {
             size_t k;
 
-            for (k = 1; k < api_server_nposts(r->srv); k++) {
+            for (k = which + 1; k < api_server_nposts(r->srv); k++) {
                 const struct api_post *p = api_server_post(r->srv, k);
 
                 note(t, "then it posted %s: %.300s",
