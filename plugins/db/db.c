@@ -904,15 +904,24 @@ static int looks_readonly(const char *sql)
  */
 static int highest_param(const char *s, unsigned char used[MAX_BINDS + 1])
 {
-    int max = 0;
+    const char *start = s;
+    int         max = 0;
 
     while (*s != '\0') {
         if (*s == '\'' || *s == '"') {
-            char q = *s++;
+            char q = *s;
+            /* E'...' strings take backslash escapes */
+            int  esc = q == '\'' && s > start && (s[-1] == 'E' || s[-1] == 'e')
+                       && (s - 1 == start || (!isalnum((unsigned char) s[-2]) && s[-2] != '_'));
 
+            s++;
             for (;;) {
                 if (*s == '\0')
                     return -1;
+                if (esc && *s == '\\' && s[1] != '\0') {
+                    s += 2;
+                    continue;
+                }
                 if (*s == q && s[1] == q) {
                     s += 2;
                     continue;
