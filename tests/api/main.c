@@ -971,10 +971,18 @@ static void stop_bootstrap(struct runner *r)
     if (r->pid <= 0)
         return;
     if (child_alive(r)) {
-        kill(-r->pid, SIGTERM);
+        int64_t again = 0;
+
+        /* again every 100 ms: a SIGTERM that lands between the bootstrap's
+           GET and its recv() is not noticed until the next one */
         until = now_ms() + 2000;
-        while (child_alive(r) && now_ms() < until)
+        while (child_alive(r) && now_ms() < until) {
+            if (now_ms() >= again) {
+                kill(-r->pid, SIGTERM);
+                again = now_ms() + 100;
+            }
             api_server_poll(r->srv, 20);
+        }
     }
     kill(-r->pid, SIGKILL);          /* the group: anything it left behind */
     if (!r->exited) {
@@ -1451,18 +1459,21 @@ static void check_files(struct test *t, json_object *c)
  */
 static int run_shell(struct test *t, const char *cmd)
 {
-    char    path[] = "/tmp/ember-test-shell.XXXXXX";
-    char   *out = NULL;
-    size_t  len = 0;
-    int     fd = mkstemp(path), st = 0, rc = -1;
-    pid_t   pid;
-    int64_t until = now_ms() + 120000;
+    const char *tmp = getenv("TMPDIR");
+    char       *path = ember_xasprintf("%s/ember-test-shell.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    char       *out = NULL;
+    size_t      len = 0;
+    int         fd = mkstemp(path), st = 0, rc = -1;
+    pid_t       pid;
+    int64_t     until = now_ms() + 120000;
 
     if (fd < 0) {
-        fail(t, "shell: mkstemp: %s", strerror(errno));
+        fail(t, "shell: mkstemp %s: %s", path, strerror(errno));
+        free(path);
         return -1;
     }
     unlink(path);
+    free(path);
     fflush(stdout);
     pid = fork();
     if (pid == 0) {
