@@ -92,6 +92,7 @@ static void scratch_free(struct scratch *s)
     s->n = 0;
 }
 
+/* A lower-case copy of s. Caller frees. */
 static char *lower_dup(const char *s)
 {
     char   *d = ember_xstrdup(s);
@@ -584,11 +585,13 @@ static void add_or_null(json_object *o, const char *k, json_object *v)
     json_object_object_add(o, k, v);
 }
 
+/* A new string object, or NULL (JSON null) for NULL. */
 static json_object *str_or_null(const char *s)
 {
     return s ? json_object_new_string(s) : NULL;
 }
 
+/* The REST API (payload 1.0) event. Returns a new object. */
 static json_object *event_v1(struct built *b, const struct ember_apigw_request *r)
 {
     json_object   *o = json_object_new_object();
@@ -686,6 +689,7 @@ static void split_cookies(json_object *arr, const char *header)
     }
 }
 
+/* The HTTP API / Function URL (payload 2.0) event. Returns a new object. */
 static json_object *event_v2(struct built *b, const struct ember_apigw_request *r,
                              enum ember_apigw_format f)
 {
@@ -767,6 +771,7 @@ static json_object *event_v2(struct built *b, const struct ember_apigw_request *
     return o;
 }
 
+/* The ALB target event. Returns a new object. */
 static json_object *event_alb(struct built *b, const struct ember_apigw_request *r)
 {
     json_object   *o = json_object_new_object();
@@ -886,6 +891,7 @@ int ember_apigw_is_text(const char *content_type)
 
 /* ------------------------------------------------------------ the response */
 
+/* Append a copy of name: value to res. */
 static void res_add(struct ember_apigw_response *res, const char *name, const char *value)
 {
     res->headers = ember_xrealloc(res->headers, (res->nheaders + 1) * sizeof(*res->headers));

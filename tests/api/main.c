@@ -346,6 +346,7 @@ static int b64_decode(const char *s, char **out, size_t *outlen)
     return 0;
 }
 
+/* o[key] if it is a string, else NULL. Borrowed from o. */
 static const char *jstr(json_object *o, const char *key)
 {
     json_object *v = NULL;
@@ -356,6 +357,7 @@ static const char *jstr(json_object *o, const char *key)
     return json_object_get_string(v);
 }
 
+/* o[key] (NULL if absent or null). Borrowed from o. */
 static json_object *jget(json_object *o, const char *key)
 {
     json_object *v = NULL;
@@ -370,6 +372,7 @@ static int jhas(json_object *o, const char *key)
     return o != NULL && json_object_object_get_ex(o, key, NULL);
 }
 
+/* o as compact JSON; borrowed from o (valid until o changes or is put). */
 static const char *jshow(json_object *o)
 {
     return o ? json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
@@ -378,7 +381,10 @@ static const char *jshow(json_object *o)
 
 /* ------------------------------------------------------------ ${VAR} */
 
-/* Expand ${NAME} and ${NAME:-default} in s; an unset NAME without default is an error. */
+/*
+ * Expand ${NAME} and ${NAME:-default} in s; an unset NAME without default
+ * is appended to errs.  Caller frees the result.
+ */
 static char *expand(const char *s, struct ember_buf *errs)
 {
     struct ember_buf b = EMBER_BUF_INIT;
@@ -567,7 +573,7 @@ static int parse_format(const char *name, struct format *f)
     return 0;
 }
 
-/* Where an "event" file is: absolute, $EMBER_EVENTS_DIR/NAME, or next to the case. */
+/* Where an "event" file is: absolute, $EMBER_EVENTS_DIR/NAME, or next to the case. Caller frees. */
 static char *event_path(const struct runner *r, const struct tcase *c, const char *name)
 {
     char *p;

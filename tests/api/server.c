@@ -382,6 +382,7 @@ static int is_old_id(const struct api_server *s, const char *id)
     return 0;
 }
 
+/* Record a POST (copied) about the current invocation; borrowed until the next one. */
 static struct api_post *add_post(struct api_server *s, enum api_post_kind kind,
                                  const struct request *r)
 {
