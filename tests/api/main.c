@@ -123,6 +123,10 @@ struct runner {
     unsigned long       counter;
 };
 
+/* For on_signal: what an interrupted run must not leave behind. */
+static volatile pid_t  running_pid;
+static const char     *temp_log;
+
 /* One test: one (case, format) pair. */
 struct test {
     struct ember_buf    diag;
@@ -991,6 +995,7 @@ static void stop_bootstrap(struct runner *r)
         }
     }
     kill(-r->pid, SIGKILL);          /* the group: anything it left behind */
+    running_pid = 0;
     if (!r->exited) {
         waitpid(r->pid, &r->wstatus, 0);
         r->exited = 1;
@@ -1078,6 +1083,7 @@ static int start_bootstrap(struct runner *r, json_object *env, struct test *t)
     }
     setpgid(pid, pid);
     r->pid = pid;
+    running_pid = pid;
     for (i = 0; i < n; i++)
         free(envp[i]);
     free(envp);
@@ -1885,6 +1891,16 @@ report:
 
 /* ------------------------------------------------------------ main */
 
+static void on_signal(int sig)
+{
+    if (running_pid > 0)
+        kill(-running_pid, SIGKILL);
+    if (temp_log)
+        unlink(temp_log);
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
 static void usage(FILE *f)
 {
     fprintf(f,
@@ -1942,6 +1958,9 @@ int main(int argc, char **argv)
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);
+    signal(SIGTERM, on_signal);
+    signal(SIGINT, on_signal);
+    signal(SIGHUP, on_signal);
 
     if (log_arg) {
         r.log_path = ember_xstrdup(log_arg);
@@ -1952,6 +1971,7 @@ int main(int argc, char **argv)
         r.log_path = ember_xasprintf("%s/ember-test-api.XXXXXX", tmp && *tmp ? tmp : "/tmp");
         r.log_fd = mkstemp(r.log_path);
         r.log_is_temp = 1;
+        temp_log = r.log_path;
         if (r.log_fd >= 0) {
             fcntl(r.log_fd, F_SETFD, FD_CLOEXEC);
             fcntl(r.log_fd, F_SETFL, O_APPEND);
@@ -1989,6 +2009,7 @@ int main(int argc, char **argv)
     close(r.log_fd);
     if (r.log_is_temp)
         unlink(r.log_path);
+    temp_log = NULL;
     free(r.log_path);
     for (i = 0; i < ncases; i++)
         free_case(&cases[i]);
