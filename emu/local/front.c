@@ -61,7 +61,12 @@ struct req {
 struct kv_vec {
     struct ember_kv *v;
     size_t           n, cap;
+    int              drop_test;   /* leave X-Ember-Format / X-Ember-Stage out */
 };
+
+#define TEST_FORMAT_HEADER "X-Ember-Format"
+#define TEST_STAGE_HEADER  "X-Ember-Stage"
+#define TEST_DEADLINE_HEADER "X-Ember-Deadline-Ms"
 
 enum gw_failure {
     GW_FUNCTION_ERROR,     /* the invocation failed: error, crash, timeout, init */
@@ -98,6 +103,10 @@ static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const 
 {
     struct kv_vec *h = cls;
 
+    if (h->drop_test && (strcasecmp(key, TEST_FORMAT_HEADER) == 0
+                         || strcasecmp(key, TEST_STAGE_HEADER) == 0
+                         || strcasecmp(key, TEST_DEADLINE_HEADER) == 0))
+        return MHD_YES;
     if (h->n == h->cap) {
         h->cap = h->cap != 0 ? h->cap * 2 : 16;
         h->v = ember_xrealloc(h->v, h->cap * sizeof(*h->v));
@@ -271,12 +280,13 @@ static void report(const struct ember_front_conf *conf, const struct ember_invok
 static enum MHD_Result serve(struct ember_front *f, struct MHD_Connection *conn,
                              const char *method, struct req *rq)
 {
-    const struct ember_front_conf *conf = f->conf;
+    struct ember_front_conf rconf = *f->conf;      /* this request's gateway */
+    const struct ember_front_conf *conf = &rconf;
     struct ember_apigw_request ar;
     struct ember_apigw_response resp;
     struct ember_invoke_result res;
     struct ember_error err = { 0 };
-    struct kv_vec headers = { NULL, 0, 0 };
+    struct kv_vec headers = { NULL, 0, 0, 0 };
     const union MHD_ConnectionInfo *ci;
     char ip[INET6_ADDRSTRLEN] = "127.0.0.1";
     char *path, *q, *gw_id = NULL;
@@ -286,11 +296,32 @@ static enum MHD_Result serve(struct ember_front *f, struct MHD_Connection *conn,
     enum MHD_Result ret;
     int status;
     int64_t gw_deadline = 0;
+    int timeout_ms = 0;
 
     path = ember_xstrdup(rq->uri);
     q = strchr(path, '?');
     if (q != NULL)
         *q++ = '\0';
+    if (rconf.test_headers) {
+        /* tests: one ember-local (one sandbox) serves every format, as one bootstrap does */
+        const char *fmt = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, TEST_FORMAT_HEADER);
+        const char *stage = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, TEST_STAGE_HEADER);
+
+        if (fmt != NULL && strcmp(fmt, "alb-mv") == 0) {
+            rconf.format = EMBER_APIGW_ALB;
+            rconf.multi_value = 1;
+        } else if (fmt != NULL && ember_apigw_format_parse(fmt) != EMBER_APIGW_NONE) {
+            rconf.format = ember_apigw_format_parse(fmt);
+            rconf.multi_value = 0;
+        }
+        const char *dl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, TEST_DEADLINE_HEADER);
+
+        if (stage != NULL)
+            rconf.stage = stage;
+        if (dl != NULL && atoi(dl) > 0)
+            timeout_ms = atoi(dl);
+        headers.drop_test = 1;
+    }
     MHD_get_connection_values(conn, MHD_HEADER_KIND, collect_header, &headers);
     ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     if (ci != NULL && ci->client_addr != NULL && ci->client_addr->sa_family == AF_INET)
@@ -336,7 +367,8 @@ static enum MHD_Result serve(struct ember_front *f, struct MHD_Connection *conn,
 
     if (conf->integration_timeout_ms > 0)
         gw_deadline = rq->start_ns + (int64_t)conf->integration_timeout_ms * 1000000;
-    if (ember_sandbox_pool_invoke(f->pool, event_json, event_len, gw_deadline, &res, &err)
+    if (ember_sandbox_pool_invoke(f->pool, event_json, event_len, timeout_ms, gw_deadline, &res,
+                                  &err)
         != EMBER_OK) {
         json_object_put(event);
         fprintf(stderr, "ember-local: %s %s: %s\n", method, path, err.message);

@@ -19,7 +19,8 @@ struct ember_front_conf {
     const char              *stage;                /* NULL: the format's default */
     int                      integration_timeout_ms;  /* the gateway's own limit; 0 = none */
     int                      memory_mb;            /* for the REPORT line */
-    const char              *function_version;     /* for the START line */
+    const char              *function_version;     /* unused; kept for the START line */
+    int                      test_headers;         /* honour X-Ember-Format / X-Ember-Stage */
 };
 
 /*

@@ -55,6 +55,8 @@ static void usage(FILE *f)
 "  -e, --env NAME[=VALUE]    set a variable of the function's environment (NAME\n"
 "                            alone copies it from ours); repeatable\n"
 "      --env-file FILE       NAME=VALUE lines (# comments)\n"
+"      --inherit-env         start from ember-local's whole environment (default:\n"
+"                            only what Lambda sets, plus --env)\n"
 "  -n, --function-name NAME  AWS_LAMBDA_FUNCTION_NAME (default ember)\n"
 "      --handler NAME        _HANDLER (default bootstrap)\n"
 "  -m, --memory MB           AWS_LAMBDA_FUNCTION_MEMORY_SIZE (default 128)\n"
@@ -76,6 +78,9 @@ static void usage(FILE *f)
 "      --integration-timeout SECONDS  the gateway's own limit (default 29 for\n"
 "                            v1 and v2, 60 for alb, none for url; 0: none)\n"
 "      --ready-file FILE     write the port there once serving\n"
+"      --test-headers        tests: a request may pick its format, stage and deadline\n"
+"                            with X-Ember-Format (v1 v2 url alb alb-mv),\n"
+"                            X-Ember-Stage, X-Ember-Deadline-Ms (its timeout)\n"
 "\n"
 "Each request logs a REPORT line on stderr: request id, route, status, cold or\n"
 "warm, init duration, duration, peak memory (VmHWM) of the sandbox.\n", f);
@@ -98,6 +103,8 @@ struct opts {
     int                      idle_timeout_ms;
     int                      integration_timeout_ms;    /* -1: the format's default */
     int                      max_concurrency;
+    int                      inherit_env;
+    int                      test_headers;
     char                   **env;
     size_t                   nenv;
 };
@@ -204,13 +211,14 @@ static int opt_int(const char *name, const char *arg, long min, long max, long *
 
 static int parse(struct opts *o, int argc, char **argv)
 {
-    enum { O_ENV_FILE = 256, O_HANDLER, O_REGION, O_INIT_TIMEOUT, O_ALB_MV, O_STAGE,
-           O_INTEGRATION, O_READY };
+    enum { O_ENV_FILE = 256, O_INHERIT, O_HANDLER, O_REGION, O_INIT_TIMEOUT, O_ALB_MV, O_STAGE,
+           O_INTEGRATION, O_READY, O_TEST_HEADERS };
     static const struct option longopts[] = {
         { "task-root", required_argument, NULL, 'd' },
         { "bootstrap", required_argument, NULL, 'b' },
         { "env", required_argument, NULL, 'e' },
         { "env-file", required_argument, NULL, O_ENV_FILE },
+        { "inherit-env", no_argument, NULL, O_INHERIT },
         { "function-name", required_argument, NULL, 'n' },
         { "handler", required_argument, NULL, O_HANDLER },
         { "memory", required_argument, NULL, 'm' },
@@ -225,6 +233,7 @@ static int parse(struct opts *o, int argc, char **argv)
         { "stage", required_argument, NULL, O_STAGE },
         { "integration-timeout", required_argument, NULL, O_INTEGRATION },
         { "ready-file", required_argument, NULL, O_READY },
+        { "test-headers", no_argument, NULL, O_TEST_HEADERS },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 'V' },
         { NULL, 0, NULL, 0 }
@@ -238,6 +247,7 @@ static int parse(struct opts *o, int argc, char **argv)
         case 'b': o->bootstrap = optarg; break;
         case 'e': bad |= opt_env(o, optarg) != 0; break;
         case O_ENV_FILE: bad |= opt_env_file(o, optarg) != 0; break;
+        case O_INHERIT: o->inherit_env = 1; break;
         case 'n': o->function_name = optarg; break;
         case O_HANDLER: o->handler = optarg; break;
         case O_REGION: o->region = optarg; break;
@@ -270,6 +280,7 @@ static int parse(struct opts *o, int argc, char **argv)
                                &o->integration_timeout_ms) != 0;
             break;
         case O_READY: o->ready_file = optarg; break;
+        case O_TEST_HEADERS: o->test_headers = 1; break;
         case 'h': usage(stdout); exit(0);
         case 'V': printf("ember-local %s\n", PACKAGE_VERSION); exit(0);
         default: bad = 1; break;
@@ -455,6 +466,7 @@ static int serve_main(int argc, char **argv)
     sc.max_concurrency = o.max_concurrency;
     sc.env = (const char *const *)o.env;
     sc.nenv = o.nenv;
+    sc.inherit_env = o.inherit_env;
     if (ember_sandbox_pool_create(&pool, &sc, &err) != EMBER_OK) {
         fprintf(stderr, "ember-local: %s\n", err.message);
         close(fd);
@@ -468,6 +480,7 @@ static int serve_main(int argc, char **argv)
     fc.integration_timeout_ms = o.integration_timeout_ms;
     fc.memory_mb = o.memory_mb;
     fc.function_version = "$LATEST";
+    fc.test_headers = o.test_headers;
     if (ember_front_start(&front, fd, &fc, pool, &err) != EMBER_OK) {
         fprintf(stderr, "ember-local: %s\n", err.message);
         goto out;

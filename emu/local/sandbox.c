@@ -33,6 +33,8 @@
 #include "rtapi.h"
 #include "sandbox.h"
 
+extern char **environ;
+
 #define STOP_GRACE_NS   (500LL * 1000000)   /* SIGTERM -> SIGKILL, as Lambda's shutdown */
 #define ACCOUNT_ID      "123456789012"
 
@@ -187,6 +189,9 @@ static void build_env(struct ember_sandbox_pool *p)
     const char *root = c->task_root;
     size_t i;
 
+    if (c->inherit_env)
+        for (i = 0; environ[i] != NULL; i++)
+            env_set(&p->envp, &p->nenvp, environ[i]);
     env_setf(&p->envp, &p->nenvp, "LAMBDA_TASK_ROOT=%s", root);
     env_setf(&p->envp, &p->nenvp, "_HANDLER=%s", c->handler);
     env_setf(&p->envp, &p->nenvp, "AWS_LAMBDA_FUNCTION_NAME=%s", c->function_name);
@@ -605,8 +610,8 @@ static int64_t earlier(int64_t a, int64_t b)
 }
 
 int ember_sandbox_pool_invoke(struct ember_sandbox_pool *p, const char *event, size_t len,
-                              int64_t gw_deadline_ns, struct ember_invoke_result *res,
-                              struct ember_error *err)
+                              int timeout_ms, int64_t gw_deadline_ns,
+                              struct ember_invoke_result *res, struct ember_error *err)
 {
     struct ember_rtapi_invocation inv;
     struct ember_rtapi_result r;
@@ -619,6 +624,8 @@ int ember_sandbox_pool_invoke(struct ember_sandbox_pool *p, const char *event, s
     memset(res, 0, sizeof(*res));
     res->max_rss_kb = -1;
     ember_rtapi_uuid(res->request_id);
+    if (timeout_ms <= 0)
+        timeout_ms = p->conf.timeout_ms;
     sb = acquire(p, &res->cold);
     if (sb == NULL) {
         set_error(res, EMBER_INVOKE_UNAVAILABLE, "ServiceException", "ember-local is shutting down");
@@ -677,13 +684,13 @@ int ember_sandbox_pool_invoke(struct ember_sandbox_pool *p, const char *event, s
     inv.request_id = res->request_id;
     inv.event = event;
     inv.event_len = len;
-    inv.deadline_ms = ember_rtapi_epoch_ms() + p->conf.timeout_ms;
+    inv.deadline_ms = ember_rtapi_epoch_ms() + timeout_ms;
     inv.function_arn = p->arn;
     if (ember_rtapi_offer(sb->api, &inv, NULL, err) != EMBER_OK) {
         release(p, sb, 0);
         return EMBER_ERROR;
     }
-    fn_deadline_ns = ember_rtapi_now_ns() + (int64_t)p->conf.timeout_ms * 1000000;
+    fn_deadline_ns = ember_rtapi_now_ns() + (int64_t)timeout_ms * 1000000;
     deadline_ns = earlier(fn_deadline_ns, gw_deadline_ns);
     o = ember_rtapi_wait(sb->api, deadline_ns, &r);
     res->duration_ms = r.delivered_ns != 0 ? (double)(r.done_ns - r.delivered_ns) / 1e6 : 0;
@@ -724,8 +731,8 @@ int ember_sandbox_pool_invoke(struct ember_sandbox_pool *p, const char *event, s
         }
         set_error(res, EMBER_INVOKE_TIMEOUT, "Sandbox.Timedout",
                   "RequestId: %s Error: Task timed out after %.2f seconds",
-                  res->request_id, p->conf.timeout_ms / 1000.0);
-        res->duration_ms = p->conf.timeout_ms;
+                  res->request_id, timeout_ms / 1000.0);
+        res->duration_ms = timeout_ms;
         keep = 0;
         break;
     default:   /* ABORTED: the process exited */

@@ -33,6 +33,7 @@ struct ember_sandbox_conf {
     int                 max_concurrency;  /* sandboxes at most */
     const char *const  *env;              /* extra "NAME=VALUE", the function's own */
     size_t              nenv;
+    int                 inherit_env;      /* start from our environment, not an empty one */
 };
 
 enum ember_invoke_status {
@@ -75,14 +76,15 @@ void ember_sandbox_pool_free(struct ember_sandbox_pool *pool);
 /*
  * Run one invocation: blocks until its outcome.  EMBER_OK whenever res
  * says what happened (even a crash); EMBER_ERROR only for misuse.
+ * timeout_ms: this invocation's timeout (its deadline), 0 = the pool's.
  * gateway_deadline_ns (CLOCK_MONOTONIC, 0 = none) is the caller's limit,
  * e.g. API Gateway's 29 s: reached before the function's own timeout, the
  * result is EMBER_INVOKE_GATEWAY_TIMEOUT and the sandbox is killed (Lambda
  * would let it run on; one fewer thread to keep here).
  */
 int  ember_sandbox_pool_invoke(struct ember_sandbox_pool *pool, const char *event, size_t len,
-                               int64_t gateway_deadline_ns, struct ember_invoke_result *res,
-                               struct ember_error *err);
+                               int timeout_ms, int64_t gateway_deadline_ns,
+                               struct ember_invoke_result *res, struct ember_error *err);
 void ember_invoke_result_clear(struct ember_invoke_result *res);
 
 /* Live sandboxes right now (starting, idle or busy). */
