@@ -53,6 +53,7 @@ struct ember_runtime {
     const char       *method;   /* the request in flight, for messages */
     const char       *path;
     const volatile sig_atomic_t *stop;  /* set by a signal handler: give up a wait */
+    sigset_t          waitmask; /* the signal mask while waiting: stop signals open */
 };
 
 struct header {
@@ -156,7 +157,33 @@ void ember_runtime_free(struct ember_runtime *rt)
 
 void ember_runtime_set_stop(struct ember_runtime *rt, const volatile sig_atomic_t *flag)
 {
+    sigset_t stopsigs;
+
+    sigemptyset(&stopsigs);
+    sigaddset(&stopsigs, SIGTERM);
+    sigaddset(&stopsigs, SIGINT);
+    sigprocmask(SIG_BLOCK, &stopsigs, &rt->waitmask);
+    sigdelset(&rt->waitmask, SIGTERM);
+    sigdelset(&rt->waitmask, SIGINT);
     rt->stop = flag;
+}
+
+/*
+ * Wait until fd is readable with the stop signals unblocked (ppoll swaps
+ * the mask atomically, so a signal that came before the wait is not lost).
+ */
+static int wait_readable(struct ember_runtime *rt, struct ember_error *err)
+{
+    struct pollfd pfd = { .fd = rt->fd, .events = POLLIN };
+
+    for (;;) {
+        if (*rt->stop)
+            return rt_fail(rt, err, 500, "interrupted by a signal: stopping");
+        if (ppoll(&pfd, 1, NULL, &rt->waitmask) >= 0)
+            return 0;
+        if (errno != EINTR)
+            return rt_fail(rt, err, 500, "poll: %s", strerror(errno));
+    }
 }
 
 /* connect(2) that survives a signal: an interrupted connect goes on in the background. */
@@ -261,13 +288,13 @@ static ssize_t recv_some(struct ember_runtime *rt, void *p, size_t n, struct emb
 {
     ssize_t got;
 
+    if (rt->stop && wait_readable(rt, err) != 0)
+        return RT_ERROR;
     do
         got = recv(rt->fd, p, n, 0);
-    while (got < 0 && errno == EINTR && !(rt->stop && *rt->stop));
+    while (got < 0 && errno == EINTR);
     if (got >= 0)
         return got;
-    if (errno == EINTR)
-        return rt_fail(rt, err, 500, "interrupted by a signal: stopping");
     if (errno == ECONNRESET) {
         rt_fail(rt, err, 500, "connection reset before a full response");
         return RT_CLOSED;

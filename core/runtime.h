@@ -33,8 +33,12 @@ struct ember_invocation {
 /* api: "host:port" (AWS_LAMBDA_RUNTIME_API). Does not connect yet. */
 int  ember_runtime_create(struct ember_runtime **rt, const char *api, struct ember_error *err);
 void ember_runtime_free(struct ember_runtime *rt);
-/* A flag a signal handler sets: a wait interrupted while it is set fails
-   ("interrupted by a signal: stopping") instead of going on. */
+/*
+ * Stop on SIGTERM/SIGINT, whose handler sets *flag: blocks both signals
+ * except while waiting for the Runtime API, so an invocation in progress
+ * always completes, and a wait (also one the signal came just before)
+ * fails with "interrupted by a signal: stopping".
+ */
 void ember_runtime_set_stop(struct ember_runtime *rt, const volatile sig_atomic_t *flag);
 
 /*
