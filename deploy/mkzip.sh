@@ -191,12 +191,30 @@ for f in lib/*; do
     esac
 done
 
-# 4. the config: checked by this bootstrap when it can run here (not a cross build)
+# 4. the config: checked by this bootstrap where it can run here (natively, or
+#    a cross build under qemu-user with the target's glibc installed)
 cp "$conf" ember.conf
+run=
 if LD_LIBRARY_PATH="$stage/lib" ./bootstrap -V >/dev/null 2>&1; then
-    LD_LIBRARY_PATH="$stage/lib" ./bootstrap -t ember.conf >conf.txt 2>&1 || {
+    run=./bootstrap
+else
+    case $want_machine in
+    AArch64) q=aarch64 ;;
+    *X86-64*) q=x86_64 ;;
+    *) q= ;;
+    esac
+    for e in "qemu-$q-static" "qemu-$q"; do
+        [ -n "$q" ] && command -v "$e" >/dev/null 2>&1 || continue
+        if LD_LIBRARY_PATH="$stage/lib" "$e" ./bootstrap -V >/dev/null 2>&1; then
+            run="$e ./bootstrap"
+            break
+        fi
+    done
+fi
+if [ -n "$run" ]; then
+    LD_LIBRARY_PATH="$stage/lib" $run -t ember.conf >conf.txt 2>&1 || {
         sed 's/^/  /' conf.txt >&2
-        die "$conf does not fit this build (plugins: ${plugins:-none}); make zip EMBER_ZIP_CONF=FILE picks another"
+        die "bootstrap -t rejects $conf (this build has plugins: ${plugins:-none}); fix it, or make zip EMBER_ZIP_CONF=FILE"
     }
     rm -f conf.txt
 else
