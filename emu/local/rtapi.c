@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -415,6 +416,18 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
     *req_cls = NULL;
 }
 
+/* libmicrohttpd's complaints, minus the one we cause on purpose (dropping a connection). */
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    char line[512];
+
+    vsnprintf(line, sizeof(line), fmt, ap);
+    if (strstr(line, "Application reported internal error") != NULL)
+        return;
+    fprintf(stderr, "ember-local: Runtime API: %s%s", line,
+            line[0] != '\0' && line[strlen(line) - 1] == '\n' ? "" : "\n");
+}
+
 /* ---------------------------------------------------------------- API */
 
 int ember_rtapi_start(struct ember_rtapi **out, unsigned port, struct ember_error *err)
@@ -439,6 +452,7 @@ int ember_rtapi_start(struct ember_rtapi **out, unsigned port, struct ember_erro
     api->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD
                                    | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG,
                                    (uint16_t)port, NULL, NULL, on_request, api,
+                                   MHD_OPTION_EXTERNAL_LOGGER, mhd_log, api,
                                    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
                                    MHD_OPTION_NOTIFY_COMPLETED, on_completed, api,
                                    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)0,

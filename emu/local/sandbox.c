@@ -376,6 +376,10 @@ static void *supervise(void *arg)
         }
         if (p->shutting && p->n == 0) {
             pthread_mutex_unlock(&p->mu);
+            for (sb = doomed; sb != NULL; sb = next) {
+                next = sb->next;
+                destroy_sandbox(sb);
+            }
             break;
         }
         if ((size_t)p->n + 1 > cap) {

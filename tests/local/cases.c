@@ -231,7 +231,9 @@ static char *expand(const char *s, struct ember_buf *errs)
         free(name);
         p = close + 1;
     }
-    return ember_xstrdup(ember_buf_str(&b));
+    if (b.data == NULL)
+        return ember_xstrdup("");
+    return b.data;      /* ownership moves to the caller */
 }
 
 /* A copy of o with every string (values and keys) expanded. */
@@ -1094,7 +1096,7 @@ static void load_case(struct tcase *c, const char *path)
         ember_buf_free(&errs);
         return;
     }
-    for (i = 0; i < sizeof(http_only) / sizeof(http_only[0]); i++)
+    for (i = 0; i < sizeof(http_only) / sizeof(http_only[0]) && c->skip == NULL; i++)
         if (jhas(c->j, http_only[i][0]))
             c->skip = ember_xstrdup(http_only[i][1]);
     if (c->skip == NULL && jget(c->j, "request") == NULL)
