@@ -187,8 +187,12 @@ static int read_file(const char *path, char **out, size_t *len)
     *len = 0;
     if (fd < 0)
         return -1;
-    while ((n = read(fd, chunk, sizeof(chunk))) > 0)
+    for (;;) {
+        n = read(fd, chunk, sizeof(chunk));
+        if (n <= 0)
+            break;
         ember_buf_append(&b, chunk, (size_t)n);
+    }
     close(fd);
     *out = b.data != NULL ? b.data : ember_xstrdup("");
     *len = b.len;
@@ -1021,8 +1025,10 @@ static void check_files(struct test *t, json_object *c)
                     size_t wl = strlen(what);
                     int got = 0;
 
-                    while (wl > 0 && at < end
-                           && (hit = memmem(at, (size_t)(end - at), what, wl)) != NULL) {
+                    while (wl > 0 && at < end) {
+                        hit = memmem(at, (size_t)(end - at), what, wl);
+                        if (hit == NULL)
+                            break;
                         got++;
                         at = hit + wl;
                     }
