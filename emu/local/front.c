@@ -210,7 +210,7 @@ static int send_gateway_error(struct MHD_Connection *conn, const struct ember_fr
 
     switch (why) {
     case GW_FUNCTION_ERROR:
-        status = conf->format == EMBER_APIGW_V2 ? 500 : 502;
+        status = 502;   /* AWS: "If the function runs but returns an error ... 502" */
         break;
     case GW_MALFORMED:
         status = 502;
