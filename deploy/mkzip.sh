@@ -177,7 +177,7 @@ for f in $elfs; do
         die "$f has a DT_RUNPATH (LD_LIBRARY_PATH would win over the ZIP's lib/)"
     fi
 done
-if ! READELF=$readelf "$here/glibc-floor.sh" --floor "$floor" $elfs >floor.txt 2>&1; then
+if ! READELF=$readelf sh "$here/glibc-floor.sh" --floor "$floor" $elfs >floor.txt 2>&1; then
     sed 's/^/  /' floor.txt >&2
     die "these files need a glibc newer than $floor (the provided.al2023 image): build them on an older system or drop them"
 fi
