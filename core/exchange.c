@@ -15,6 +15,7 @@
 #include "conf.h"
 #include "error.h"
 #include "exchange.h"
+#include "journey.h"
 #include "log.h"
 
 static struct ember_pool *pool_of(const struct ember_exchange *ex)
@@ -185,9 +186,10 @@ static int64_t host_remaining_ms(const struct ember_exchange *ex)
     return left > 0 ? left : 0;
 }
 
-/* The cold-start journey comes later; for now a mark costs nothing. */
+/* A phase of the cold-start journey ended (journey.h); returns at once when warm. */
 static void host_mark(struct ember_exchange *ex, const char *phase)
 {
+    ember_journey_mark(phase);
 }
 
 const struct ember_host ember_host = {
@@ -257,6 +259,7 @@ int ember_exchange_run(struct ember_exchange *ex, struct ember_route *route,
         }
 
         rc = p->handle(slot->state, step->route_state, ex);
+        ember_journey_mark(step->plugin);
         if (rc == EMBER_CONTINUE)
             continue;
         if (rc == EMBER_DONE) {

@@ -172,7 +172,9 @@ static void write_all(const char *p, size_t n)
     }
 }
 
-void ember_vlog(int level, const char *fmt, va_list ap)
+/* One line; `fields` (JSON object members, or NULL) go after "message" in
+   JSON mode and are left out of plain lines. */
+static void vlog_fields(int level, const char *fields, const char *fmt, va_list ap)
 {
     struct ember_buf msg = EMBER_BUF_INIT, line = EMBER_BUF_INIT;
     struct timespec  ts;
@@ -203,6 +205,10 @@ void ember_vlog(int level, const char *fmt, va_list ap)
         }
         ember_buf_puts(&line, "\"message\":");
         put_json(&line, ember_buf_str(&msg), n);
+        if (fields != NULL && *fields != '\0') {
+            ember_buf_puts(&line, ",");
+            ember_buf_puts(&line, fields);
+        }
         ember_buf_puts(&line, "}\n");
     } else {
         ember_buf_printf(&line, "%s\t%s\t", stamp, name);
@@ -217,6 +223,20 @@ void ember_vlog(int level, const char *fmt, va_list ap)
     write_all(line.data, line.len);
     ember_buf_free(&msg);
     ember_buf_free(&line);
+}
+
+void ember_vlog(int level, const char *fmt, va_list ap)
+{
+    vlog_fields(level, NULL, fmt, ap);
+}
+
+void ember_log_fields(int level, const char *fields, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vlog_fields(level, fields, fmt, ap);
+    va_end(ap);
 }
 
 void ember_log(int level, const char *fmt, ...)

@@ -24,6 +24,7 @@
 #include "error.h"
 #include "event.h"
 #include "exchange.h"
+#include "journey.h"
 #include "loader.h"
 #include "log.h"
 #include "pool.h"
@@ -184,6 +185,7 @@ static int setup(struct ember_app *app)
         for (j = 0; j < r->nsteps; j++)
             r->steps[j].slot = ember_plugins_find(app->plugins, r->steps[j].plugin);
     }
+    ember_journey_mark("conf");
 
     preload = getenv("EMBER_PRELOAD");
     if (preload && *preload) {
@@ -234,6 +236,7 @@ static void dispatch(struct ember_app *app, struct ember_event *ev, struct ember
     req->path = strip_stage(app, ev, req->path);
     m = ember_router_match(app->router, req->method, req->path, app->pool, &route,
                            &params, &nparams, &allow);
+    ember_journey_mark("route");
     if (m == EMBER_ROUTE_NONE) {
         ember_fail(ex->err, 404, "no route for %s %s", req->method, req->path);
         ember_exchange_error_response(ex, ex->err);
@@ -296,17 +299,22 @@ static void invoke(struct ember_app *app, struct ember_invocation *inv)
         if (ev.source == EMBER_SRC_NONE) {
             ember_log(EMBER_LOG_ERROR, "%s", err.message);
             post_error(app, inv->request_id, "Runtime.InvalidEvent", err.message);
+            ember_journey_mark("posted");
             return;
         }
         ember_log(EMBER_LOG_WARN, "%s", err.message);
         ember_exchange_error_response(&ex, &err);
     } else {
+        ember_journey_mark("parse");
         ev.req.request_id = inv->request_id;
         ev.req.function_arn = inv->function_arn;
         ev.req.deadline_ms = inv->deadline_ms;
         ex.vars = json_object_new_object();
         dispatch(app, &ev, &ex);
     }
+    ember_journey_mark("handler");
+    if (app->cold && app->conf->server_timing)
+        ex.host->add_header(&ex, "server-timing", ember_journey_server_timing(app->pool));
 
     out = ember_event_response(&ev, &res, app->pool, &outlen);
     ember_error_clear(&err);
@@ -318,6 +326,7 @@ static void invoke(struct ember_app *app, struct ember_invocation *inv)
             ember_log(EMBER_LOG_ERROR, "could not post the response: %s", err.message);
         }
     }
+    ember_journey_mark("posted");
     ember_log(EMBER_LOG_INFO, "%s %s -> %d (%.2f ms)%s",
               ev.req.method ? ev.req.method : "-", ev.req.path ? ev.req.path : "-",
               res.status, now_ms() - t0, app->cold ? " cold" : "");
@@ -334,6 +343,7 @@ static int serve(struct ember_app *app)
     memset(&inv, 0, sizeof(inv));
     while (!stopping) {
         ember_error_clear(&err);
+        ember_journey_mark("next");
         if (ember_runtime_next(app->rt, &inv, &err) != EMBER_OK) {
             if (stopping)
                 break;
@@ -347,8 +357,14 @@ static int serve(struct ember_app *app)
             continue;
         }
         failures = 0;
+        ember_journey_mark("wait");
         ember_log_set_request_id(inv.request_id);
         invoke(app, &inv);
+        if (app->cold) {
+            /* the first invocation: where its time went, once per sandbox */
+            ember_journey_log();
+            ember_journey_end();
+        }
         ember_log_set_request_id(NULL);
         ember_invocation_clear(&inv);
         ember_pool_reset(app->pool);

@@ -18,6 +18,7 @@
 
 #include "buf.h"
 #include "error.h"
+#include "journey.h"
 #include "loader.h"
 #include "xalloc.h"
 
@@ -252,6 +253,7 @@ int ember_plugin_load(struct ember_plugins *ps, struct ember_plugin_slot *slot,
         err->public_message = NULL;
         return EMBER_ERROR;
     }
+    ember_journey_mark2("dlopen", slot->name);
     if (init_plugin(ps, slot, p, err) != EMBER_OK) {
         dlclose(slot->dl);
         slot->dl = NULL;
@@ -260,6 +262,7 @@ int ember_plugin_load(struct ember_plugins *ps, struct ember_plugin_slot *slot,
         return EMBER_ERROR;
     }
     slot->plugin = p;
+    ember_journey_mark2("init", slot->name);
     return EMBER_OK;
 }
 
