@@ -1,22 +1,33 @@
 /*
- * rtapi.h - the Lambda Runtime API, server side, for one sandbox.
+ * rtapi.h - the Lambda Runtime API, server side, for one runtime process.
  *
  * One struct ember_rtapi is the endpoint one runtime process talks to
  * (AWS_LAMBDA_RUNTIME_API=127.0.0.1:PORT), as in Lambda, where every
- * execution environment has its own.  It is an HTTP/1.1 server
- * (libmicrohttpd, a thread per connection, 127.0.0.1 only) serving
+ * execution environment has its own.  It is the one implementation of the
+ * Runtime API side in ember: ember-local's sandboxes and the route-case
+ * runner (tests/ember-test-api) both serve through it.  It serves
  *
- *   GET  /2018-06-01/runtime/invocation/next            (blocks until offered)
+ *   GET  /2018-06-01/runtime/invocation/next            (held open until offered)
  *   POST /2018-06-01/runtime/invocation/{id}/response   -> 202
  *   POST /2018-06-01/runtime/invocation/{id}/error      -> 202
  *   POST /2018-06-01/runtime/init/error                 -> 202
  *
- * It knows nothing about processes: whoever starts the runtime watches it
- * and calls ember_rtapi_abort() when it exits.  Used by ember-local's
- * sandbox pool and usable by any test that plays Lambda.
+ * over HTTP/1.1 on 127.0.0.1 (keep-alive, Content-Length or chunked
+ * bodies, Expect: 100-continue), from its own thread; it needs nothing but
+ * libc and json-c.  As Lambda does, it answers 413 to a response over the
+ * limit, 400 to an unknown request id, and on request misbehaves on an
+ * invocation's response POST (a fault).
  *
- * One invocation at a time: offer it, then wait for its outcome.
- * Thread-safe: offer/wait/abort may be called from any thread.
+ * It knows nothing about processes: whoever starts the runtime watches it
+ * and calls ember_rtapi_abort() when it exits (or ember_rtapi_reset()
+ * before starting another on the same endpoint).
+ *
+ * One invocation at a time: offer it, then either wait for its outcome
+ * (ember_rtapi_wait), or watch what happens (ember_rtapi_state,
+ * ember_rtapi_post: every POST is recorded as received, with what the
+ * endpoint answered).  Thread-safe: every function may be called from any
+ * thread; a single-threaded caller lets ember_rtapi_pause() sleep until
+ * something happens.
  */
 #ifndef EMBER_RTAPI_H
 #define EMBER_RTAPI_H
@@ -53,7 +64,7 @@ struct ember_rtapi_invocation {
 enum ember_rtapi_outcome {
     EMBER_RTAPI_PENDING = 0,
     EMBER_RTAPI_RESPONSE,       /* POST .../response accepted */
-    EMBER_RTAPI_ERROR,          /* POST .../error, or a response over 6 MB */
+    EMBER_RTAPI_ERROR,          /* POST .../error, or a response over the limit */
     EMBER_RTAPI_INIT_ERROR,     /* POST /runtime/init/error */
     EMBER_RTAPI_NO_RESPONSE,    /* the runtime asked for the next event without answering */
     EMBER_RTAPI_ABORTED,        /* ember_rtapi_abort(): the runtime is gone */
@@ -71,19 +82,63 @@ struct ember_rtapi_result {
     int64_t  done_ns;          /* CLOCK_MONOTONIC when the outcome was recorded */
 };
 
-/* Listen on 127.0.0.1 (port 0 = any free port). */
+/* Which endpoint a recorded POST went to. */
+enum ember_rtapi_post_kind {
+    EMBER_RTAPI_POST_RESPONSE = 1,    /* /invocation/{id}/response */
+    EMBER_RTAPI_POST_ERROR,           /* /invocation/{id}/error */
+    EMBER_RTAPI_POST_INIT_ERROR       /* /init/error */
+};
+
+/* One POST the runtime made, as received, and what the endpoint answered. */
+struct ember_rtapi_post {
+    enum ember_rtapi_post_kind kind;
+    char      *request_id;     /* from the path, percent-decoded; NULL for init/error */
+    char     **headers;        /* as sent: name headers[2i], value headers[2i+1] */
+    size_t     nheaders;
+    char      *error_type;     /* the Lambda-Runtime-Function-Error-Type header, or NULL */
+    char      *body;           /* NUL-terminated; at most the response limit + 1 bytes kept */
+    size_t     len;            /* bytes in body */
+    size_t     size;           /* bytes received (> len when over the limit) */
+    unsigned   status;         /* the answer: 202, 400, 413, 500; 0 = connection dropped */
+    int64_t    at_ns;          /* CLOCK_MONOTONIC when it was complete */
+};
+
+/* The endpoint at one moment (ember_rtapi_state). */
+struct ember_rtapi_state {
+    int      offered;          /* there is a current invocation (offered, out, or answered) */
+    int      delivered;        /* ... and `next` handed it out */
+    int      done;             /* ... and it has an outcome */
+    int      idle;             /* a `next` is held open with nothing to hand out */
+    size_t   nposts;           /* POSTs about the current invocation so far */
+    int      init_error;       /* an init/error was posted since the last reset */
+    int64_t  first_next_ns;    /* CLOCK_MONOTONIC of the first `next` since reset; 0: none */
+};
+
+/* Listen on 127.0.0.1 (port 0 = any free port) and serve from a thread of its own. */
 int  ember_rtapi_start(struct ember_rtapi **api, unsigned port, struct ember_error *err);
-/* Wakes every blocked `next`, closes the listener, joins the threads, frees. NULL ok. */
+/* Wakes every waiter, closes the listener and every connection, joins the thread, frees. NULL ok. */
 void ember_rtapi_stop(struct ember_rtapi *api);
 unsigned ember_rtapi_port(const struct ember_rtapi *api);
 
 /*
+ * A response POST with a body over max bytes is answered 413 (default
+ * EMBER_RTAPI_MAX_RESPONSE).  Bodies are kept up to max + 1 bytes.
+ */
+void ember_rtapi_set_max_response(struct ember_rtapi *api, size_t max);
+
+/*
  * Hand out one invocation to the current or next `GET next`.  EMBER_ERROR
- * (status 409) if the previous one has no outcome yet.
+ * (status 409) if the previous one has no outcome yet (see withdraw).
  * On success the id used is copied into id_out (37 bytes) when not NULL.
  */
 int  ember_rtapi_offer(struct ember_rtapi *api, const struct ember_rtapi_invocation *inv,
                        char id_out[37], struct ember_error *err);
+
+/*
+ * Forget the current invocation, answered or not, and what was posted about
+ * it.  A POST about it that comes later is accepted (202) and noted.
+ */
+void ember_rtapi_withdraw(struct ember_rtapi *api);
 
 /*
  * Wait until the runtime has called `next` once (its init is over) or
@@ -98,7 +153,9 @@ enum ember_rtapi_outcome ember_rtapi_wait_ready(struct ember_rtapi *api, int64_t
 /*
  * Wait for the outcome of the offered invocation (or an init error).  Fills
  * res and returns its outcome; on EMBER_RTAPI_TIMEOUT the invocation stays
- * open (the caller normally kills the runtime and aborts).
+ * open (the caller normally kills the runtime and aborts).  Collecting an
+ * outcome ends the invocation: its recorded POSTs are freed (the deciding
+ * one's body moves into res).
  */
 enum ember_rtapi_outcome ember_rtapi_wait(struct ember_rtapi *api, int64_t deadline_ns,
                                           struct ember_rtapi_result *res);
@@ -107,11 +164,38 @@ enum ember_rtapi_outcome ember_rtapi_wait(struct ember_rtapi *api, int64_t deadl
 void ember_rtapi_abort(struct ember_rtapi *api);
 
 /*
- * Forget the runtime: the next process to call `next` starts a new init
- * (cold start on the same port).  Any `next` still blocked from the old one
- * is dropped, so it can never take an event meant for the new one.
+ * Forget the runtime: drop every connection (a `next` still held from the
+ * old one can never take an event meant for the new one), the invocation,
+ * the init error; the next process to call `next` starts a new init (a
+ * cold start on the same port).
  */
 void ember_rtapi_reset(struct ember_rtapi *api);
+
+/* The state now (a consistent snapshot). */
+void ember_rtapi_state(struct ember_rtapi *api, struct ember_rtapi_state *st);
+
+/*
+ * The i-th POST about the current invocation (in arrival order), or NULL.
+ * Borrowed: valid until the caller's next offer, withdraw, wait, reset or stop.
+ */
+const struct ember_rtapi_post *ember_rtapi_post(struct ember_rtapi *api, size_t i);
+
+/* The first init/error POST since the last reset, or NULL.  Borrowed until reset or stop. */
+const struct ember_rtapi_post *ember_rtapi_init_error(struct ember_rtapi *api);
+
+/* A header of a recorded POST (name case-insensitive), or NULL. Borrowed from p. */
+const char *ember_rtapi_post_header(const struct ember_rtapi_post *p, const char *name);
+
+/* Sleep until something happens on the endpoint, or timeout_ms passes. */
+void ember_rtapi_pause(struct ember_rtapi *api, int timeout_ms);
+
+/*
+ * What the endpoint saw worth telling (stray or malformed requests, POSTs
+ * for unknown or earlier invocations), one per line; "" if nothing.
+ * Returns a copy the caller frees.  clear_notes forgets them.
+ */
+char *ember_rtapi_notes(struct ember_rtapi *api);
+void  ember_rtapi_clear_notes(struct ember_rtapi *api);
 
 /* Frees what res owns and zeroes it. */
 void ember_rtapi_result_clear(struct ember_rtapi_result *res);

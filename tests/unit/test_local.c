@@ -2,17 +2,26 @@
  * test_local.c - ember-local's Runtime API module (emu/local/rtapi.c) against
  * the core's own Runtime API client (core/runtime.c), both ways: what `next`
  * hands out, responses, errors, init errors, faults, a runtime that skips an
- * answer, aborts, timeouts, reset; and the HS256 tokens of `ember-local token`
- * (known answers, checked with openssl).
+ * answer, aborts, timeouts, reset; the same module over raw HTTP for what
+ * that client never sends (chunked bodies, Expect: 100-continue, HTTP/1.0,
+ * requests in one write) and for what the route-case runner watches
+ * (every POST recorded, idle, the size limit, notes); and the HS256 tokens
+ * of `ember-local token` (known answers, checked with openssl).
  */
+#define _GNU_SOURCE 1   /* strcasestr */
 #include "config.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 
 #include <json-c/json.h>
 
@@ -236,6 +245,266 @@ static void test_rtapi(void)
     ember_rtapi_stop(api);
 }
 
+/* ---------------------------------------------------------------- raw HTTP */
+
+static int raw_connect(unsigned port)
+{
+    struct sockaddr_in sa;
+    struct timeval tv = { 3, 0 };
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t)port);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0)
+        diag("connect: %s", strerror(errno));
+    return fd;
+}
+
+static void raw_send(int fd, const char *s)
+{
+    size_t len = strlen(s), off = 0;
+
+    while (off < len) {
+        ssize_t n = send(fd, s + off, len - off, MSG_NOSIGNAL);
+
+        if (n <= 0)
+            return;
+        off += (size_t)n;
+    }
+}
+
+/*
+ * One answer: its status, its head and body in head/body (the caller
+ * frees; the body is Content-Length bytes).  -1 at EOF or after 3 s.
+ */
+static int raw_read(int fd, char **head, char **body)
+{
+    char h[8192], *cl;
+    size_t n = 0, len = 0, got = 0;
+
+    *head = *body = NULL;
+    while (n < sizeof(h) - 1 && (n < 4 || memcmp(h + n - 4, "\r\n\r\n", 4) != 0)) {
+        if (recv(fd, h + n, 1, 0) != 1)
+            return -1;
+        n++;
+    }
+    h[n] = '\0';
+    cl = strcasestr(h, "\r\nContent-Length:");
+    if (cl != NULL)
+        len = strtoul(cl + 17, NULL, 10);
+    *body = calloc(1, len + 1);
+    while (got < len) {
+        ssize_t k = recv(fd, *body + got, len - got, 0);
+
+        if (k <= 0)
+            break;
+        got += (size_t)k;
+    }
+    *head = strdup(h);
+    return atoi(h + 9);
+}
+
+/* Send req, read one answer, keep only its status (and the body, if body != NULL). */
+static int raw_call(int fd, const char *req, char **body)
+{
+    char *h, *b;
+    int status;
+
+    raw_send(fd, req);
+    status = raw_read(fd, &h, &b);
+    free(h);
+    if (body != NULL)
+        *body = b;
+    else
+        free(b);
+    return status;
+}
+
+/* The peer closed: the next read sees EOF (0 if nothing within 3 s). */
+static int raw_eof(int fd)
+{
+    char c;
+
+    return recv(fd, &c, 1, 0) == 0;
+}
+
+/* Until the endpoint's state matches (idle, nposts at least n). 0 after 3 s. */
+static int wait_state(struct ember_rtapi *api, int idle, size_t nposts)
+{
+    int64_t until = in_ms(3000);
+    struct ember_rtapi_state st;
+
+    for (;;) {
+        ember_rtapi_state(api, &st);
+        if (st.idle == idle && st.nposts >= nposts)
+            return 1;
+        if (ember_rtapi_now_ns() > until)
+            return 0;
+        ember_rtapi_pause(api, 20);
+    }
+}
+
+#define NEXT_REQ  "GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: x\r\n\r\n"
+
+static void test_rtapi_http(void)
+{
+    struct ember_rtapi *api;
+    struct ember_rtapi_state st;
+    struct ember_rtapi_result res;
+    const struct ember_rtapi_post *p;
+    struct ember_error err = { 0 };
+    char *head = NULL, *body = NULL, *notes;
+    int a, b, status;
+
+    ok(ember_rtapi_start(&api, 0, &err) == EMBER_OK, "http: listens");
+    ember_rtapi_set_max_response(api, 10);
+    ember_rtapi_state(api, &st);
+    ok(!st.offered && !st.idle && st.first_next_ns == 0, "state: nothing offered, nobody asking");
+
+    /* next is held open: idle */
+    a = raw_connect(ember_rtapi_port(api));
+    raw_send(a, NEXT_REQ);
+    ok(wait_state(api, 1, 0), "a GET next with nothing to hand out: idle");
+    ember_rtapi_state(api, &st);
+    ok(st.first_next_ns > 0 && !st.delivered, "... init is over, nothing delivered");
+
+    offer(api, "{\"e\":1}", "id-1", EMBER_RTAPI_FAULT_NONE, 1234);
+    status = raw_read(a, &head, &body);
+    is_int(status, 200, "offer: the held next gets the event");
+    is_str(body, "{\"e\":1}", "... its body");
+    ok(head != NULL && strstr(head, "\r\nLambda-Runtime-Aws-Request-Id: id-1\r\n") != NULL
+       && strstr(head, "\r\nLambda-Runtime-Deadline-Ms: 1234\r\n") != NULL,
+       "... its request id and deadline");
+    free(head);
+    free(body);
+    ember_rtapi_state(api, &st);
+    ok(st.offered && st.delivered && !st.done && !st.idle, "state: delivered, not idle");
+
+    /* a chunked response with Expect: 100-continue and a trailer; the id percent-encoded */
+    raw_send(a, "POST /2018-06-01/runtime/invocation/id%2D1/response HTTP/1.1\r\n"
+                "Host: x\r\nX-Test: yes\r\nTransfer-Encoding: chunked\r\n"
+                "Expect: 100-continue\r\n\r\n");
+    status = raw_read(a, &head, &body);
+    is_int(status, 100, "Expect: 100-continue: 100 first");
+    free(head);
+    free(body);
+    status = raw_call(a, "5\r\n{\"a\":\r\n2;ext=1\r\n1}\r\n0\r\nX-Trailer: t\r\n\r\n", NULL);
+    is_int(status, 202, "a chunked response: 202");
+    ok(wait_state(api, 0, 1), "... recorded");
+    p = ember_rtapi_post(api, 0);
+    ok(p != NULL && p->kind == EMBER_RTAPI_POST_RESPONSE, "post 0: a response");
+    is_str(p ? p->request_id : NULL, "id-1", "... for id-1 (decoded)");
+    is_str(p ? p->body : NULL, "{\"a\":1}", "... the chunks joined");
+    ok(p != NULL && p->status == 202 && p->size == 7 && p->len == 7, "... 202, 7 bytes");
+    is_str(p ? ember_rtapi_post_header(p, "x-test") : NULL, "yes", "... with its headers");
+    ember_rtapi_state(api, &st);
+    ok(st.done, "state: done");
+
+    /* a second POST is recorded, the outcome stands */
+    status = raw_call(a, "POST /2018-06-01/runtime/invocation/id-1/error HTTP/1.1\r\n"
+                         "Lambda-Runtime-Function-Error-Type: Late.Error\r\n"
+                         "Content-Length: 2\r\n\r\n{}", NULL);
+    is_int(status, 202, "an error POST after the response: 202");
+    ok(wait_state(api, 0, 2), "... recorded as post 1");
+    p = ember_rtapi_post(api, 1);
+    ok(p != NULL && p->kind == EMBER_RTAPI_POST_ERROR, "... an error");
+    is_str(p ? p->error_type : NULL, "Late.Error", "... its Lambda-Runtime-Function-Error-Type");
+    is_int(ember_rtapi_wait(api, in_ms(3000), &res), EMBER_RTAPI_RESPONSE,
+           "wait: the first one decided");
+    is_str(res.body, "{\"a\":1}", "... its body");
+    ember_rtapi_result_clear(&res);
+
+    /* strays */
+    ember_rtapi_clear_notes(api);
+    is_int(raw_call(a, "POST /2018-06-01/runtime/invocation/id-1/response HTTP/1.1\r\n"
+                       "Content-Length: 1\r\n\r\nx", NULL), 202,
+           "a late POST for an earlier invocation: 202");
+    is_int(raw_call(a, "POST /2018-06-01/runtime/invocation/nope/response HTTP/1.1\r\n"
+                       "Content-Length: 0\r\n\r\n", NULL), 400, "an unknown id: 400");
+    is_int(raw_call(a, "GET /2018-06-01/runtime/nothing HTTP/1.1\r\n\r\n", NULL), 404,
+           "an unknown path: 404");
+    is_int(raw_call(a, "DELETE /2018-06-01/runtime/invocation/next HTTP/1.1\r\n\r\n", NULL),
+           405, "next but not GET: 405");
+    notes = ember_rtapi_notes(api);
+    ok(strstr(notes, "late POST /2018-06-01/runtime/invocation/id-1/response") != NULL
+       && strstr(notes, "invocation/nope/response: unknown request id") != NULL
+       && strstr(notes, "GET /2018-06-01/runtime/nothing: no such endpoint") != NULL,
+       "... each noted");
+    free(notes);
+    ember_rtapi_clear_notes(api);
+    notes = ember_rtapi_notes(api);
+    is_str(notes, "", "clear_notes");
+    free(notes);
+
+    /* over the limit: 413, then next without an answer is a size error; HTTP/1.0 closes */
+    offer(api, "{}", "id-2", EMBER_RTAPI_FAULT_NONE, 1);
+    b = raw_connect(ember_rtapi_port(api));
+    is_int(raw_call(b, "GET /2018-06-01/runtime/invocation/next HTTP/1.0\r\n\r\n", NULL), 200,
+           "HTTP/1.0: next");
+    ok(raw_eof(b), "... then the connection closes");
+    close(b);
+    is_int(raw_call(a, "POST /2018-06-01/runtime/invocation/id-2/response HTTP/1.1\r\n"
+                       "Content-Length: 11\r\n\r\n01234567890", &body), 413,
+           "a response over the limit (11 > 10): 413");
+    ok(body != NULL && strstr(body, "RequestEntityTooLarge") != NULL, "... RequestEntityTooLarge");
+    free(body);
+    p = ember_rtapi_post(api, 0);
+    ok(p != NULL && p->status == 413 && p->size == 11 && p->len == 11,
+       "... recorded: 413, 11 bytes, limit + 1 kept");
+    raw_send(a, NEXT_REQ);
+    is_int(ember_rtapi_wait(api, in_ms(3000), &res), EMBER_RTAPI_ERROR,
+           "next without answering after a 413: an error");
+    is_str(res.error_type, "Function.ResponseSizeTooLarge", "... Function.ResponseSizeTooLarge");
+    ember_rtapi_result_clear(&res);
+    ok(wait_state(api, 1, 0), "... and the next is held: idle");
+
+    /* reset drops the held next; an init error and a next in one write */
+    ember_rtapi_set_max_response(api, EMBER_RTAPI_MAX_RESPONSE);   /* bodies kept whole again */
+    ember_rtapi_reset(api);
+    ok(raw_eof(a), "reset: the held next is dropped");
+    close(a);
+    ember_rtapi_state(api, &st);
+    ok(!st.offered && !st.idle && !st.init_error && st.first_next_ns == 0, "... all forgotten");
+    a = raw_connect(ember_rtapi_port(api));
+    raw_send(a, "POST /2018-06-01/runtime/init/error HTTP/1.1\r\n"
+                "Lambda-Runtime-Function-Error-Type: Runtime.ConfigError\r\n"
+                "Content-Length: 17\r\n\r\n{\"errorType\":\"x\"}" NEXT_REQ);
+    status = raw_read(a, &head, &body);
+    is_int(status, 202, "init/error: 202");
+    free(head);
+    free(body);
+    ok(wait_state(api, 1, 0), "... and the next behind it is held");
+    p = ember_rtapi_init_error(api);
+    ok(p != NULL && p->kind == EMBER_RTAPI_POST_INIT_ERROR && p->request_id == NULL,
+       "init_error: recorded");
+    is_str(p ? p->body : NULL, "{\"errorType\":\"x\"}", "... its body");
+    is_str(p ? p->error_type : NULL, "Runtime.ConfigError", "... its header");
+    is_int(ember_rtapi_wait_ready(api, in_ms(100), NULL, &res), EMBER_RTAPI_INIT_ERROR,
+           "wait_ready: INIT_ERROR");
+    is_str(res.error_type, "Runtime.ConfigError", "... the header wins over the JSON");
+    ember_rtapi_result_clear(&res);
+
+    /* withdraw: the current one is forgotten; offer works again */
+    offer(api, "{}", "id-3", EMBER_RTAPI_FAULT_NONE, 1);
+    status = raw_read(a, &head, &body);
+    is_int(status, 200, "the held next takes id-3");
+    free(head);
+    free(body);
+    ember_rtapi_withdraw(api);
+    ember_rtapi_state(api, &st);
+    ok(!st.offered && !st.delivered && st.nposts == 0, "withdraw: nothing current");
+    is_int(raw_call(a, "POST /2018-06-01/runtime/invocation/id-3/error HTTP/1.1\r\n"
+                       "Content-Length: 0\r\n\r\n", NULL), 202,
+           "... a POST about it later: 202 (late)");
+    ember_rtapi_state(api, &st);
+    is_int((int)st.nposts, 0, "... not recorded as current");
+    close(a);
+    ember_rtapi_stop(api);
+}
+
 static void test_token(void)
 {
     struct ember_error err = { 0 };
@@ -275,5 +544,6 @@ int main(void)
 {
     test_token();
     test_rtapi();
+    test_rtapi_http();
     return done_testing();
 }
