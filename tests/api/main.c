@@ -1,6 +1,9 @@
 /*
  * main.c - tests/ember-test-api: run route-level cases against the real
  * bootstrap through a Lambda Runtime API on 127.0.0.1, and print TAP.
+ * The Runtime API side is emu/local/rtapi.c, the one ember-local's
+ * sandboxes serve through; this file keeps the cases, the bootstrap's
+ * process and the checks.
  *
  *   ember-test-api --bootstrap PATH [--keep-going] [--timeout SECONDS]
  *                  [--verbose] [--log FILE] CASE.json...
@@ -94,7 +97,7 @@
 #include "apigw.h"
 #include "buf.h"
 #include "error.h"
-#include "server.h"
+#include "rtapi.h"
 #include "xalloc.h"
 
 extern char **environ;
@@ -103,6 +106,8 @@ extern char **environ;
 #define MAX_FORMATS    5
 #define SYNC_MS        2000      /* after the answer: wait this long for the next GET */
 #define TAIL_BYTES     3000
+#define MAX_RESPONSE   6291556   /* the size Lambda's 413 names */
+#define PAUSE_MS       20        /* the waiting loops look again at least this often */
 
 /* ------------------------------------------------------------ the run */
 
@@ -112,7 +117,8 @@ struct runner {
     int                 keep_going;
     int                 verbose;
     int                 timeout_ms;
-    struct api_server  *srv;
+    struct ember_rtapi *api;
+    const struct ember_rtapi_post *reported_ie;   /* the init error already reported */
 
     pid_t               pid;         /* 0: not running */
     int                 exited;      /* pid has exited; status in wstatus */
@@ -991,7 +997,7 @@ static void stop_bootstrap(struct runner *r)
                 kill(-r->pid, SIGTERM);
                 again = now_ms() + 100;
             }
-            api_server_poll(r->srv, 20);
+            ember_rtapi_pause(r->api, PAUSE_MS);
         }
     }
     kill(-r->pid, SIGKILL);          /* the group: anything it left behind */
@@ -1001,7 +1007,8 @@ static void stop_bootstrap(struct runner *r)
         r->exited = 1;
     }
     r->pid = 0;
-    api_server_drop_clients(r->srv);
+    ember_rtapi_reset(r->api);     /* its connections, invocation and init error */
+    r->reported_ie = NULL;
 }
 
 static int env_name_is(const char *entry, const char *name)
@@ -1044,7 +1051,7 @@ static int start_bootstrap(struct runner *r, json_object *env, struct test *t)
     if (envp == NULL)
         envp = ember_xcalloc(2, sizeof(*envp));
     envp[n] = NULL;
-    snprintf(port, sizeof(port), "127.0.0.1:%d", api_server_port(r->srv));
+    snprintf(port, sizeof(port), "127.0.0.1:%u", ember_rtapi_port(r->api));
     env_set(&envp, &n, "AWS_LAMBDA_RUNTIME_API", port);
     env_set(&envp, &n, "AWS_LAMBDA_FUNCTION_NAME", "ember-test");
     env_set(&envp, &n, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "512");
@@ -1207,7 +1214,7 @@ static void show_headers(struct test *t, const struct ember_apigw_response *res)
 }
 
 static void check_expect(struct test *t, json_object *exp, const struct format *f,
-                         const struct api_post *p)
+                         const struct ember_rtapi_post *p)
 {
     struct ember_apigw_response  res;
     struct ember_error           err;
@@ -1313,7 +1320,7 @@ static void check_expect(struct test *t, json_object *exp, const struct format *
 }
 
 /* errorType exact, errorMessage substring: against the error POST. */
-static void check_error(struct test *t, json_object *exp, const struct api_post *p)
+static void check_error(struct test *t, json_object *exp, const struct ember_rtapi_post *p)
 {
     json_object *body = NULL;
     const char  *type, *msg;
@@ -1565,23 +1572,32 @@ static void make_trace_id(struct runner *r, char *buf, size_t len)
              (unsigned) getpid(), r->counter);
 }
 
+/* The Runtime API now. */
+static struct ember_rtapi_state api_state(struct runner *r)
+{
+    struct ember_rtapi_state st;
+
+    ember_rtapi_state(r->api, &st);
+    return st;
+}
+
 /* What became of the invocation. */
 enum outcome { OUT_NONE = 0, OUT_RESPONSE, OUT_ERROR, OUT_SKIPPED, OUT_DIED, OUT_TIMEOUT };
 
 /* Decide from the POSTs so far; *which: the deciding POST's index (RESPONSE/ERROR). */
 static enum outcome decide(struct runner *r, int want_error, size_t *which)
 {
-    size_t i, n = api_server_nposts(r->srv);
+    size_t i, n = api_state(r).nposts;
 
     for (i = 0; i < n; i++) {
-        const struct api_post *p = api_server_post(r->srv, i);
+        const struct ember_rtapi_post *p = ember_rtapi_post(r->api, i);
 
-        if (p->kind == API_POST_ERROR) {
+        if (p->kind == EMBER_RTAPI_POST_ERROR) {
             *which = i;
             return OUT_ERROR;
         }
-        if (p->kind == API_POST_RESPONSE) {
-            if (p->answered == 202 || !want_error) {
+        if (p->kind == EMBER_RTAPI_POST_RESPONSE) {
+            if (p->status == 202 || !want_error) {
                 *which = i;
                 return OUT_RESPONSE;
             }
@@ -1594,14 +1610,14 @@ static enum outcome decide(struct runner *r, int want_error, size_t *which)
 static void run_exit_test(struct runner *r, struct test *t, json_object *c, int64_t deadline,
                           int timeout)
 {
-    json_object           *exp = jget(c, "expect_exit");
-    const struct api_post *ie;
-    char                   how[128];
-    int64_t                grace = 0;
+    json_object                   *exp = jget(c, "expect_exit");
+    const struct ember_rtapi_post *ie;
+    char                           how[128];
+    int64_t                        grace = 0;
 
     for (;;) {
-        api_server_poll(r->srv, 20);
-        if (api_server_idle(r->srv)) {
+        ember_rtapi_pause(r->api, PAUSE_MS);
+        if (api_state(r).idle) {
             fail(t, "expected the bootstrap to exit, but it asked for an event");
             t->restart = 1;
             return;
@@ -1610,7 +1626,7 @@ static void run_exit_test(struct runner *r, struct test *t, json_object *c, int6
             /* let an init/error still in the socket be read */
             if (grace == 0)
                 grace = now_ms() + 300;
-            if (api_server_init_error(r->srv) || now_ms() > grace)
+            if (ember_rtapi_init_error(r->api) != NULL || now_ms() > grace)
                 break;
         }
         if (now_ms() > deadline) {
@@ -1628,7 +1644,8 @@ static void run_exit_test(struct runner *r, struct test *t, json_object *c, int6
     } else if (!WIFEXITED(r->wstatus) || WEXITSTATUS(r->wstatus) == 0) {
         fail(t, "exit: expected a non-zero code, the bootstrap %s", how);
     }
-    ie = api_server_init_error(r->srv);
+    ie = ember_rtapi_init_error(r->api);
+    r->reported_ie = ie;
     if (jstr(exp, "init_error")) {
         json_object *body = NULL;
         const char  *type = NULL;
@@ -1651,20 +1668,34 @@ static void run_exit_test(struct runner *r, struct test *t, json_object *c, int6
     }
 }
 
+/* A case's "runtime_fault" (checked by load_case). */
+static enum ember_rtapi_fault fault_of(const char *name)
+{
+    if (name == NULL)
+        return EMBER_RTAPI_FAULT_NONE;
+    if (strcmp(name, "close") == 0)
+        return EMBER_RTAPI_FAULT_CLOSE;
+    if (strcmp(name, "413") == 0)
+        return EMBER_RTAPI_FAULT_413;
+    return EMBER_RTAPI_FAULT_500;
+}
+
 static void run_invoke_test(struct runner *r, struct test *t, struct tcase *tc,
                             const struct format *f, int64_t deadline, int timeout)
 {
-    json_object            *c = tc->j;
-    struct api_invocation   inv;
-    const struct api_post  *post = NULL;
-    size_t                  which = 0;
-    struct ember_buf        errs = EMBER_BUF_INIT;
-    enum outcome            out = OUT_NONE;
-    char                    rid[64], trace[128], how[128];
-    char                   *event = NULL;
-    size_t                  event_len = 0;
-    int                     want_error = jhas(c, "expect_error");
-    int64_t                 dl = 30000;
+    json_object                    *c = tc->j;
+    struct ember_rtapi_invocation   inv;
+    const struct ember_rtapi_post  *post = NULL;
+    const struct ember_rtapi_post  *ie;
+    struct ember_error              err;
+    size_t                          which = 0, k, nposts;
+    struct ember_buf                errs = EMBER_BUF_INIT;
+    enum outcome                    out = OUT_NONE;
+    char                            rid[64], trace[128], how[128];
+    char                           *event = NULL;
+    size_t                          event_len = 0;
+    int                             want_error = jhas(c, "expect_error");
+    int64_t                         dl = 30000;
 
     make_request_id(r, rid, sizeof(rid));
     make_trace_id(r, trace, sizeof(trace));
@@ -1690,17 +1721,26 @@ static void run_invoke_test(struct runner *r, struct test *t, struct tcase *tc,
     inv.deadline_ms = epoch_ms() + dl;
     inv.function_arn = FUNCTION_ARN;
     inv.trace_id = trace;
-    inv.fault = jstr(c, "runtime_fault");
-    api_server_offer(r->srv, &inv);
+    inv.fault = fault_of(jstr(c, "runtime_fault"));
+    ember_rtapi_withdraw(r->api);     /* the last one, answered or not */
+    ember_error_clear(&err);
+    if (ember_rtapi_offer(r->api, &inv, NULL, &err) != EMBER_OK) {
+        fail(t, "%s", err.message);
+        free(event);
+        return;
+    }
     if (r->verbose)
         note(t, "event (%zu bytes): %.3000s", event_len, event);
 
     for (;;) {
-        api_server_poll(r->srv, 20);
+        struct ember_rtapi_state st;
+
+        ember_rtapi_pause(r->api, PAUSE_MS);
         out = decide(r, want_error, &which);
         if (out != OUT_NONE)
             break;
-        if (api_server_delivered(r->srv) && api_server_idle(r->srv)) {
+        st = api_state(r);
+        if (st.delivered && st.idle) {
             out = OUT_SKIPPED;
             break;
         }
@@ -1709,7 +1749,7 @@ static void run_invoke_test(struct runner *r, struct test *t, struct tcase *tc,
             int64_t grace = now_ms() + 200;
 
             while (now_ms() < grace && (out = decide(r, want_error, &which)) == OUT_NONE)
-                api_server_poll(r->srv, 20);
+                ember_rtapi_pause(r->api, PAUSE_MS);
             if (out == OUT_NONE)
                 out = OUT_DIED;
             break;
@@ -1724,32 +1764,29 @@ static void run_invoke_test(struct runner *r, struct test *t, struct tcase *tc,
     if (out == OUT_RESPONSE || out == OUT_ERROR) {
         int64_t until = now_ms() + SYNC_MS;
 
-        while (now_ms() < until && child_alive(r) && !api_server_idle(r->srv))
-            api_server_poll(r->srv, 10);
+        while (now_ms() < until && child_alive(r) && !api_state(r).idle)
+            ember_rtapi_pause(r->api, 10);
         if (!child_alive(r)) {
             describe_exit(r->wstatus, how, sizeof(how));
             fail(t, "the bootstrap %s after answering", how);
         }
     }
 
-    /* later POSTs may have moved the array: look the deciding one up now */
     if (out == OUT_RESPONSE || out == OUT_ERROR)
-        post = api_server_post(r->srv, which);
+        post = ember_rtapi_post(r->api, which);
     switch (out) {
     case OUT_RESPONSE:
-        if (post->answered != 202)
-            note(t, "(the Runtime API answered the response POST with %s)",
-                 post->answered ? (post->answered == 413 ? "413" : "500") : "a dropped connection");
-        if (api_server_nposts(r->srv) > which + 1) {
-            size_t k;
+        if (post->status == 0)
+            note(t, "(the Runtime API dropped the connection of the response POST)");
+        else if (post->status != 202)
+            note(t, "(the Runtime API answered the response POST with %u)", post->status);
+        nposts = api_state(r).nposts;
+        for (k = which + 1; k < nposts; k++) {
+            const struct ember_rtapi_post *p = ember_rtapi_post(r->api, k);
 
-            for (k = which + 1; k < api_server_nposts(r->srv); k++) {
-                const struct api_post *p = api_server_post(r->srv, k);
-
-                note(t, "then it posted %s: %.300s",
-                     p->kind == API_POST_ERROR ? "an invocation error" : "a response again",
-                     p->body);
-            }
+            note(t, "then it posted %s: %.300s",
+                 p->kind == EMBER_RTAPI_POST_ERROR ? "an invocation error" : "a response again",
+                 p->body);
         }
         if (want_error) {
             fail(t, "expected an invocation error %s, got a response:",
@@ -1773,23 +1810,22 @@ static void run_invoke_test(struct runner *r, struct test *t, struct tcase *tc,
     case OUT_DIED:
         describe_exit(r->wstatus, how, sizeof(how));
         fail(t, "the bootstrap %s before answering%s", how,
-             api_server_delivered(r->srv) ? "" : " (it never asked for the event)");
+             api_state(r).delivered ? "" : " (it never asked for the event)");
         t->restart = 1;
         break;
     case OUT_TIMEOUT:
         fail(t, "no answer within %d ms%s", timeout,
-             api_server_delivered(r->srv) ? "" : " (the bootstrap never asked for the event)");
+             api_state(r).delivered ? "" : " (the bootstrap never asked for the event)");
         t->restart = 1;
         break;
     default:
         break;
     }
-    if (api_server_init_error(r->srv)) {
-        const struct api_post *ie = api_server_init_error(r->srv);
-
+    ie = ember_rtapi_init_error(r->api);
+    if (ie != NULL && ie != r->reported_ie) {
         fail(t, "the bootstrap posted an init error:");
         note_block(t, "  ", ie->body, ie->len, 1500);
-        api_server_clear_init_error(r->srv);
+        r->reported_ie = ie;
     }
     free(event);
 }
@@ -1830,9 +1866,9 @@ static int run_test(struct runner *r, struct tcase *tc, size_t fi, int n)
         if (start_bootstrap(r, jget(c, "env"), &t) != 0)
             goto report;
     }
-    api_server_clear_notes(r->srv);
+    ember_rtapi_clear_notes(r->api);
     if (jhas(c, "expect_exit")) {
-        api_server_withdraw(r->srv);
+        ember_rtapi_withdraw(r->api);
         run_exit_test(r, &t, c, deadline, timeout);
     } else {
         run_invoke_test(r, &t, tc, &tc->fmts[fi], deadline, timeout);
@@ -1852,7 +1888,7 @@ static int run_test(struct runner *r, struct tcase *tc, size_t fi, int n)
 report:
     printf("%s %d - %s [%s]\n", t.failed ? "not ok" : "ok", n, tc->name, tc->fmts[fi].name);
     if (t.failed || r->verbose) {
-        const char *notes = api_server_notes(r->srv);
+        char *notes = ember_rtapi_notes(r->api);
 
         if (c && jstr(c, "description"))
             note(&t, "case: %s", jstr(c, "description"));
@@ -1860,6 +1896,7 @@ report:
             note(&t, "runtime API:");
             note_block(&t, "  ", notes, strlen(notes), 2000);
         }
+        free(notes);
         if (log) {
             if (log_len == 0) {
                 note(&t, "bootstrap stderr during the test: (nothing)");
@@ -1983,10 +2020,11 @@ int main(int argc, char **argv)
         return 1;
     }
     ember_error_clear(&err);
-    if (api_server_create(&r.srv, &err) != EMBER_OK) {
+    if (ember_rtapi_start(&r.api, 0, &err) != EMBER_OK) {
         printf("Bail out! %s\n", err.message);
         return 1;
     }
+    ember_rtapi_set_max_response(r.api, MAX_RESPONSE);
 
     for (i = 0; i < ncases; i++)
         plan += cases[i].nfmt;
@@ -2005,7 +2043,7 @@ int main(int argc, char **argv)
         }
     }
     stop_bootstrap(&r);
-    api_server_free(r.srv);
+    ember_rtapi_stop(r.api);
     close(r.log_fd);
     if (r.log_is_temp)
         unlink(r.log_path);
