@@ -21,6 +21,11 @@ static void reserve(struct ember_buf *b, size_t more)
     b->data = ember_xrealloc(b->data, b->cap);
 }
 
+void ember_buf_reserve(struct ember_buf *b, size_t n)
+{
+    reserve(b, n);
+}
+
 void ember_buf_append(struct ember_buf *b, const void *p, size_t n)
 {
     reserve(b, n);

@@ -14,6 +14,9 @@ struct ember_buf {
 #define EMBER_BUF_INIT { NULL, 0, 0 }
 
 void ember_buf_append(struct ember_buf *b, const void *p, size_t n);
+/* Room for n more bytes (plus the NUL) at data + len: write there, then add
+   to len and NUL-terminate (e.g. recv(2) straight into the buffer). */
+void ember_buf_reserve(struct ember_buf *b, size_t n);
 void ember_buf_puts(struct ember_buf *b, const char *s);
 void ember_buf_printf(struct ember_buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

@@ -38,7 +38,8 @@
 #define MAX_EVENT   (7 * 1024 * 1024)    /* body of `next` */
 #define MAX_REPLY   (64 * 1024)          /* body of any other answer */
 #define MAX_LINE    4096                 /* a chunk-size or trailer line */
-#define READ_CHUNK  (64 * 1024)
+#define READ_CHUNK  (16 * 1024)          /* room made before each recv */
+#define TRACE_ENV   "_X_AMZN_TRACE_ID"
 
 /* Internal results: RT_CLOSED is a connection found closed (err filled). */
 enum { RT_OK = 0, RT_ERROR = -1, RT_CLOSED = -2 };
@@ -243,15 +244,15 @@ static int connect_api(struct ember_runtime *rt, struct ember_error *err)
 }
 
 /*
- * A kept-alive connection the server closed while we were away reads as
- * EOF now; unread bytes would mean we are out of step.  Either way, not
- * fit for the next request.
+ * Unread bytes on a kept-alive connection would mean we are out of step:
+ * not fit for the next request.  A connection the server closed while we
+ * were away is not probed here (a poll(2) per request, on the warm path):
+ * the request then meets EOF or a reset, RT_CLOSED, and roundtrip() sends
+ * it again on a new connection, as it does for any reused one.
  */
 static int still_open(const struct ember_runtime *rt)
 {
-    struct pollfd pfd = { .fd = rt->fd, .events = POLLIN };
-
-    return rt->in.len == 0 && poll(&pfd, 1, 0) == 0;
+    return rt->in.len == 0;
 }
 
 static int send_request(struct ember_runtime *rt, const struct ember_buf *head,
@@ -302,19 +303,22 @@ static ssize_t recv_some(struct ember_runtime *rt, void *p, size_t n, struct emb
     return rt_fail(rt, err, 500, "recv: %s", strerror(errno));
 }
 
-/* Reads more into rt->in; EOF is an error here (RT_CLOSED). */
+/* Reads more into rt->in (straight into its spare room: no copy, no big
+   stack buffer); EOF is an error here (RT_CLOSED). */
 static int fill(struct ember_runtime *rt, struct ember_error *err)
 {
-    char    tmp[READ_CHUNK];
-    ssize_t n = recv_some(rt, tmp, sizeof(tmp), err);
+    ssize_t n;
 
+    ember_buf_reserve(&rt->in, READ_CHUNK);
+    n = recv_some(rt, rt->in.data + rt->in.len, rt->in.cap - rt->in.len - 1, err);
     if (n < 0)
         return (int) n;
     if (n == 0) {
         rt_fail(rt, err, 500, "connection closed before a full response");
         return RT_CLOSED;
     }
-    ember_buf_append(&rt->in, tmp, (size_t) n);
+    rt->in.len += (size_t) n;
+    rt->in.data[rt->in.len] = '\0';
     return RT_OK;
 }
 
@@ -664,6 +668,32 @@ static char *dup_or_null(const char *s)
     return s ? ember_xstrdup(s) : NULL;
 }
 
+/*
+ * _X_AMZN_TRACE_ID for this invocation.  setenv(3) would leak: glibc keeps
+ * every value it ever set (a new trace id per invocation, for the life of
+ * the sandbox), so the variable points into one buffer of ours, rewritten
+ * in place; setenv only for an id too long for it.
+ */
+static void set_trace_id(const char *id)
+{
+    static char name_value[sizeof(TRACE_ENV) + 1024] = TRACE_ENV "=";
+    char       *value = name_value + sizeof(TRACE_ENV);
+    size_t      len;
+
+    if (id == NULL) {
+        unsetenv(TRACE_ENV);
+        return;
+    }
+    len = strlen(id);
+    if (len >= sizeof(name_value) - sizeof(TRACE_ENV)) {
+        setenv(TRACE_ENV, id, 1);
+        return;
+    }
+    memcpy(value, id, len + 1);
+    if (getenv(TRACE_ENV) != value)
+        putenv(name_value);     /* not ours yet (first time, or unset since) */
+}
+
 int ember_runtime_next(struct ember_runtime *rt, struct ember_invocation *inv,
                        struct ember_error *err)
 {
@@ -703,10 +733,7 @@ int ember_runtime_next(struct ember_runtime *rt, struct ember_invocation *inv,
     re.body = NULL;
     reply_free(&re);
 
-    if (inv->trace_id != NULL)
-        setenv("_X_AMZN_TRACE_ID", inv->trace_id, 1);
-    else
-        unsetenv("_X_AMZN_TRACE_ID");
+    set_trace_id(inv->trace_id);
     return EMBER_OK;
 }
 
