@@ -25,6 +25,7 @@
 
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -144,6 +145,27 @@ static int want_string(struct parse *p, struct json_object *v, const char *what,
     if (outlen)
         *outlen = n;
     return 0;
+}
+
+/*
+ * The usual case of want_string, for loops over headers: 1 with *out set
+ * when v is a string without NUL bytes; 0 otherwise, and then the caller
+ * formats the place for want_string's message (not before: a snprintf per
+ * header costs more than the rest of the header's work).
+ */
+static int plain_string(struct parse *p, struct json_object *v, const char **out)
+{
+    const char *s;
+    size_t      n;
+
+    if (v == NULL || !json_object_is_type(v, json_type_string))
+        return 0;
+    s = json_object_get_string(v);
+    n = (size_t) json_object_get_string_len(v);
+    if (memchr(s, '\0', n) != NULL)
+        return 0;
+    *out = ember_pool_strndup(p->pool, s, n);
+    return 1;
 }
 
 /* The object at v, or a failure naming `what`. */
@@ -298,9 +320,11 @@ static int headers_single(struct parse *p, struct json_object *h)
 
         if (v == NULL)
             continue;
-        snprintf(what, sizeof(what), "headers.%.*s", KEY_SHOWN, name);
-        if (want_string(p, v, what, &value, NULL) != 0)
-            return EMBER_ERROR;
+        if (!plain_string(p, v, &value)) {
+            snprintf(what, sizeof(what), "headers.%.*s", KEY_SHOWN, name);
+            if (want_string(p, v, what, &value, NULL) != 0)
+                return EMBER_ERROR;
+        }
         add_header(p, name, value);
     }
     return 0;
@@ -322,11 +346,14 @@ static int headers_multi(struct parse *p, struct json_object *h)
             return bad(p, "event: multiValueHeaders.%.*s: expected an array", KEY_SHOWN, name);
         n = json_object_array_length(arr);
         for (i = 0; i < n; i++) {
-            const char *value;
+            struct json_object *v = json_object_array_get_idx(arr, i);
+            const char         *value;
 
-            snprintf(what, sizeof(what), "multiValueHeaders.%.*s[%zu]", KEY_SHOWN, name, i);
-            if (want_string(p, json_object_array_get_idx(arr, i), what, &value, NULL) != 0)
-                return EMBER_ERROR;
+            if (!plain_string(p, v, &value)) {
+                snprintf(what, sizeof(what), "multiValueHeaders.%.*s[%zu]", KEY_SHOWN, name, i);
+                if (want_string(p, v, what, &value, NULL) != 0)
+                    return EMBER_ERROR;
+            }
             add_header(p, name, value);
         }
     }
@@ -640,6 +667,25 @@ static int is_json_space(char c)
 }
 
 /*
+ * The tokener of every event: made once, reset before each parse (a new one
+ * per event costs its allocations on the warm path).  The bootstrap parses
+ * one event at a time.  Never freed: it lives as long as the process.
+ */
+static struct json_tokener *event_tokener(void)
+{
+    static struct json_tokener *tok;
+
+    if (tok == NULL) {
+        tok = json_tokener_new();
+        if (tok == NULL)
+            abort();
+        json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+    }
+    json_tokener_reset(tok);
+    return tok;
+}
+
+/*
  * The event's JSON tree, or NULL with err filled.  The caller owns the
  * result (json_object_put).  JSON null parses to NULL too: *is_null says so.
  */
@@ -666,8 +712,7 @@ static struct json_object *parse_json(const char *json, size_t len, struct ember
                    (size_t) (nul - json));
         return NULL;
     }
-    tok = json_tokener_new();
-    json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+    tok = event_tokener();
     root = json_tokener_parse_ex(tok, json, (int) len);
     jerr = json_tokener_get_error(tok);
     end = json_tokener_get_parse_end(tok);
@@ -680,11 +725,9 @@ static struct json_object *parse_json(const char *json, size_t len, struct ember
     if (jerr != json_tokener_success) {
         ember_fail(err, 400, "event: invalid JSON at offset %zu: %s", end,
                    json_tokener_error_desc(jerr));
-        json_tokener_free(tok);
         json_object_put(root);
         return NULL;
     }
-    json_tokener_free(tok);
     while (end < len && is_json_space(json[end]))
         end++;
     if (end < len) {
