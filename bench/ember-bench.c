@@ -10,7 +10,7 @@
  *          less the gateway)
  *   warm   event sent -> response received, for K more invocations
  *   RSS    VmHWM of /proc/PID/status, read while the process waits for the
- *          (K+2)th event, then SIGKILL
+ *          (K+2)th event, then SIGTERM (SIGKILL after a second)
  * Variants run interleaved (floor, lazy, eager, floor, lazy, ...) so that
  * the machine's drift falls on all of them alike:
  *   floor  bench/floor: a raw-socket libc-only bootstrap (the floor)
@@ -413,6 +413,7 @@ struct cell {
     enum variant   var;
     int            on;
     struct series  init, cold, warm, rss, t0_off;    /* ms, ms, us, kB, us */
+    struct series  faults;                           /* minor faults, whole life */
     size_t         fails;
     char           first_error[512];
     struct phase   phases[MAX_PHASES];
@@ -621,6 +622,29 @@ static long vm_hwm(pid_t pid)
     return kb;
 }
 
+/* Minor page faults of pid so far (/proc/PID/stat field 10), -1 if unreadable. */
+static long min_faults(pid_t pid)
+{
+    char  path[64], buf[1024], *p;
+    FILE *f;
+    long  v = -1;
+    int   i;
+
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int) pid);
+    f = fopen(path, "r");
+    if (f == NULL)
+        return -1;
+    if (fgets(buf, sizeof(buf), f) != NULL) {
+        p = strrchr(buf, ')');          /* the name may hold spaces */
+        for (i = 2; p != NULL && i < 10; i++)
+            p = strchr(p + 1, ' ');
+        if (p != NULL)
+            v = strtol(p + 1, NULL, 10);
+    }
+    fclose(f);
+    return v;
+}
+
 /* Keep /proc/PID/smaps of the cell's last process: where its RSS is. */
 static void save_smaps(struct bench *b, const struct cell *c, pid_t pid)
 {
@@ -811,7 +835,7 @@ static void run_one(struct bench *b, struct cell *c, int run)
     int           nconns = 0, sent = 0, done = 0, failed = 0, i, pidfd;
     int           total = 1 + b->o.k;
     int64_t       t_exec = 0, t_next = 0, t_sent = 0, deadline;
-    long          rss = -1;
+    long          rss = -1, faults = -1;
     pid_t         pid;
     const char   *event = b->events[c->route];
 
@@ -895,6 +919,7 @@ static void run_one(struct bench *b, struct cell *c, int run)
                         sent++;
                     } else {
                         rss = vm_hwm(pid);    /* idle in `next`: its peak is behind it */
+                        faults = min_faults(pid);
                         if (b->o.smaps)
                             save_smaps(b, c, pid);
                         done = 1;
@@ -944,8 +969,18 @@ static void run_one(struct bench *b, struct cell *c, int run)
         }
     }
     if (pid > 0) {
-        kill(pid, SIGKILL);
-        waitpid(pid, NULL, 0);
+        /* SIGTERM (as Lambda does at shutdown), then SIGKILL if it lingers */
+        int64_t until = now_ns() + 1000000000;
+
+        kill(pid, SIGTERM);
+        while (waitpid(pid, NULL, WNOHANG) == 0) {
+            if (now_ns() > until) {
+                kill(pid, SIGKILL);
+                waitpid(pid, NULL, 0);
+                break;
+            }
+            usleep(200);
+        }
     }
     if (pidfd >= 0)
         close(pidfd);
@@ -955,6 +990,8 @@ static void run_one(struct bench *b, struct cell *c, int run)
     }
     if (done && rss >= 0)
         series_add(&c->rss, (double) rss);
+    if (done && faults >= 0)
+        series_add(&c->faults, (double) faults);
     if (c->var != V_FLOOR && sent > 0)
         read_journey(b, c, t_exec ? t_exec : *b->exec_stamp);
 }
@@ -1238,11 +1275,11 @@ static void print_cells(struct bench *b)
 
     printf("\ncold starts: %d fresh processes per row, interleaved; %d warm invocations each\n",
            b->o.n, b->o.k);
-    printf("%-12s %-6s %8s %8s %8s %8s %8s %9s %9s %8s %7s %s\n", "route", "variant",
+    printf("%-12s %-6s %8s %8s %8s %8s %8s %9s %9s %8s %7s %6s\n", "route", "variant",
            "init p50", "cold p50", "p95", "p99", "x floor", "warm p50", "warm p95", "RSS kB",
-           "fails", "");
-    printf("%-12s %-6s %8s %8s %8s %8s %8s %9s %9s %8s\n", "", "", "ms", "ms", "ms", "ms",
-           "", "us", "us", "max");
+           "faults", "fails");
+    printf("%-12s %-6s %8s %8s %8s %8s %8s %9s %9s %8s %7s\n", "", "", "ms", "ms", "ms", "ms",
+           "", "us", "us", "max", "p50");
     if (b->cells[R_HELLO][V_FLOOR].on)
         floor_cold = pct(&b->cells[R_HELLO][V_FLOOR].cold, 50);
     for (r = 0; r < NROUTES; r++) {
@@ -1253,14 +1290,14 @@ static void print_cells(struct bench *b)
             if (!c->on)
                 continue;
             cold50 = pct(&c->cold, 50);
-            printf("%-12s %-6s %8s %8s %8s %8s %8s %9s %9s %8.0f %7zu\n", route_names[r],
+            printf("%-12s %-6s %8s %8s %8s %8s %8s %9s %9s %8.0f %7.0f %6zu\n", route_names[r],
                    variant_names[v], fmt_ms(a[0], 32, pct(&c->init, 50)),
                    fmt_ms(a[1], 32, cold50), fmt_ms(a[2], 32, pct(&c->cold, 95)),
                    fmt_ms(a[3], 32, pct(&c->cold, 99)),
                    fmt_ms(a[4], 32, r == R_HELLO && !isnan(floor_cold) ? cold50 / floor_cold
                                     : NAN),
                    fmt_ms(a[5], 32, pct(&c->warm, 50)), fmt_ms(a[6], 32, pct(&c->warm, 95)),
-                   smax(&c->rss), c->fails);
+                   smax(&c->rss), pct(&c->faults, 50), c->fails);
             if (c->first_error[0] != '\0')
                 printf("    first failure: %s\n", c->first_error);
         }
@@ -1712,6 +1749,7 @@ int main(int argc, char **argv)
                 series_json(&json, "cold_ms", &c->cold, 0);
                 series_json(&json, "warm_us", &c->warm, 0);
                 series_json(&json, "rss_kb", &c->rss, 0);
+                series_json(&json, "minor_faults", &c->faults, 0);
                 buf_printf(&json, "\"journey_ms\":{");
                 for (p = 0; p < c->nphases; p++)
                     buf_printf(&json, "%s\"%s\":%.4f", p ? "," : "", c->phases[p].name,
