@@ -51,6 +51,7 @@
 #define MAX_CONNS    64
 #define MAX_NOTES    (16 * 1024)
 #define PAST_IDS     64               /* ids handed out before, for late POSTs */
+#define READS_PER_TURN 16             /* 64 KB each, per connection per loop turn */
 
 enum inv_state {
     INV_NONE = 0,       /* nothing offered (or withdrawn, or the outcome was collected) */
@@ -855,12 +856,16 @@ static void process(struct ember_rtapi *api, struct conn *c)
     }
 }
 
-/* Called with mu held. */
+/*
+ * Called with mu held.  At most READS_PER_TURN reads, so a long upload
+ * lets the callers in between (poll says again that there is more).
+ */
 static void on_readable(struct ember_rtapi *api, struct conn *c)
 {
     char buf[65536];
+    int turns = 0;
 
-    while (!c->dead) {
+    while (!c->dead && turns++ < READS_PER_TURN) {
         ssize_t n = recv(c->fd, buf, sizeof(buf), 0);
 
         if (n < 0) {
