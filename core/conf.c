@@ -25,6 +25,8 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -865,25 +867,28 @@ int ember_conf_parse(struct ember_conf **conf, const char *file,
 int ember_conf_load(struct ember_conf **conf, const char *file, struct ember_buf *errs)
 {
     struct ember_buf text = EMBER_BUF_INIT;
-    FILE            *fp = fopen(file, "r");
+    int              fd = open(file, O_RDONLY | O_CLOEXEC);
     char             chunk[8192];
-    size_t           n;
+    ssize_t          n;
     int              rc;
 
     *conf = NULL;
-    if (fp == NULL) {
+    if (fd < 0) {
         ember_buf_printf(errs, "%s: %s\n", file, strerror(errno));
         return EMBER_ERROR;
     }
-    while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0)
-        ember_buf_append(&text, chunk, n);
-    if (ferror(fp)) {
-        ember_buf_printf(errs, "%s: %s\n", file, strerror(errno));
-        fclose(fp);
-        ember_buf_free(&text);
-        return EMBER_ERROR;
+    while ((n = read(fd, chunk, sizeof(chunk))) != 0) {
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            ember_buf_printf(errs, "%s: %s\n", file, strerror(errno));
+            close(fd);
+            ember_buf_free(&text);
+            return EMBER_ERROR;
+        }
+        ember_buf_append(&text, chunk, (size_t) n);
     }
-    fclose(fp);
+    close(fd);
     rc = ember_conf_parse(conf, file, text.data ? text.data : "", text.len, errs);
     ember_buf_free(&text);
     return rc;

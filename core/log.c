@@ -179,7 +179,7 @@ static void vlog_fields(int level, const char *fields, const char *fmt, va_list 
     struct ember_buf msg = EMBER_BUF_INIT, line = EMBER_BUF_INIT;
     struct timespec  ts;
     struct tm        tm;
-    char             stamp[40];
+    char             stamp[96];      /* "2026-12-01T02:00:00.123Z"; room for any int */
     const char      *name;
     size_t           n;
 
@@ -188,8 +188,9 @@ static void vlog_fields(int level, const char *fields, const char *fmt, va_list 
     name = level >= 0 && level < NLEVELS ? level_names[level] : "FATAL";
     clock_gettime(CLOCK_REALTIME, &ts);
     gmtime_r(&ts.tv_sec, &tm);
-    n = strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(stamp + n, sizeof(stamp) - n, ".%03dZ", (int) (ts.tv_nsec / 1000000));
+    snprintf(stamp, sizeof(stamp), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+             (int) (ts.tv_nsec / 1000000));
 
     ember_buf_vprintf(&msg, fmt, ap);
     n = msg.len;
