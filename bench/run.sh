@@ -19,6 +19,8 @@ mkdir -p "$out"
 set -- --conf "$top_srcdir/conf/ember.conf" --out "$out" --json "$out/bench.json" "$@"
 if [ "$BENCH_FROM" = zip ]; then
     set -- --zip function.zip "$@"
+elif [ -f function.zip ]; then
+    set -- --zip-size function.zip "$@"
 fi
 if [ "$EMBER_LOCAL_BUILT" = yes ] && [ -x emu/ember-local ]; then
     set -- --burst 8 "$@"
