@@ -45,6 +45,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sched.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -423,7 +424,7 @@ struct cell {
 struct opts {
     const char *bootstrap, *plugin_dir, *conf, *floor, *zip, *out, *json, *svg, *local;
     const char *alt, *alt_plugin_dir, *alt_env, *zip_size;
-    int         n, k, strict, burst, burst_rounds, smaps;
+    int         n, k, strict, burst, burst_rounds, smaps, cpu;
     int         routes[NROUTES], variants[NVARIANTS];
     double      rust_items_cold_ms, rust_items_warm_us;
 };
@@ -1537,6 +1538,7 @@ static void usage(FILE *f)
           "                      an idea measured against the build, interleaved\n"
           "  --alt-plugin-dir DIR, --alt-env NAME=VALUE  its plugins, one more variable\n"
           "  --smaps             keep OUT/smaps-ROUTE-VARIANT.txt of each row's last process\n"
+          "  --cpu N             run this tool and the bootstraps on CPU N only\n"
           "  --strict            exit 1 when a target is missed\n", f);
 }
 
@@ -1603,6 +1605,7 @@ int main(int argc, char **argv)
         { "smaps", no_argument, NULL, 'M' },
         { "alt", required_argument, NULL, 'A' },
         { "zip-size", required_argument, NULL, 'Z' },
+        { "cpu", required_argument, NULL, 'U' },
         { "alt-plugin-dir", required_argument, NULL, 'P' },
         { "alt-env", required_argument, NULL, 'E' },
         { "help", no_argument, NULL, 'h' },
@@ -1629,6 +1632,7 @@ int main(int argc, char **argv)
     b->o.local = "emu/ember-local";
     b->o.out = "bench/out";
     b->o.burst_rounds = 5;
+    b->o.cpu = -1;
     b->o.rust_items_cold_ms = 33.4;
     b->o.rust_items_warm_us = 239;
     for (i = 0; i < NROUTES; i++)
@@ -1658,6 +1662,7 @@ int main(int argc, char **argv)
         case 'M': b->o.smaps = 1; break;
         case 'A': b->o.alt = optarg; break;
         case 'Z': b->o.zip_size = optarg; break;
+        case 'U': b->o.cpu = atoi(optarg); break;
         case 'P': b->o.alt_plugin_dir = optarg; break;
         case 'E': b->o.alt_env = optarg; break;
         case 'h': usage(stdout); return 0;
@@ -1709,6 +1714,18 @@ int main(int argc, char **argv)
     for (r = 0; r < NROUTES; r++)
         b->events[r] = make_event(route_paths[r], r == R_ITEMS ? b->token : NULL);
     listen_api(b);
+    if (b->o.cpu >= 0) {
+        /* this tool and (inherited) every bootstrap on one CPU: a warm round
+           trip is two context switches, not two cross-CPU wake-ups whose
+           cost depends on where the scheduler put them and how deeply the
+           other CPU slept */
+        cpu_set_t set;
+
+        CPU_ZERO(&set);
+        CPU_SET(b->o.cpu, &set);
+        if (sched_setaffinity(0, sizeof(set), &set) != 0)
+            die("--cpu %d: %s", b->o.cpu, strerror(errno));
+    }
 
     for (r = 0; r < NROUTES; r++)
         for (v = 0; v < NVARIANTS; v++) {
