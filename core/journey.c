@@ -80,7 +80,6 @@ static void journey_start(void)
     int64_t cpu = clock_ns(CLOCK_PROCESS_CPUTIME_ID);
 
     t0 = now - cpu;
-    nmarks = 0;
     put_mark("exec", NULL, now);
 }
 
@@ -150,11 +149,4 @@ void ember_journey_log(void)
 void ember_journey_end(void)
 {
     ember_journey_recording = 0;
-}
-
-void ember_journey_reset(void)
-{
-    nmarks = 0;
-    t0 = clock_ns(CLOCK_MONOTONIC);
-    ember_journey_recording = 1;
 }

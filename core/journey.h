@@ -67,7 +67,4 @@ void ember_journey_log(void);
 /* Stop recording: every later mark returns at once. */
 void ember_journey_end(void);
 
-/* Forget the marks and record again from now (tests). */
-void ember_journey_reset(void);
-
 #endif
