@@ -12,7 +12,8 @@
 # directory, they default to the source tree and ".".
 # EMBER_TEST_VERBOSE=1 makes the runner show every event and log.
 # EMBER_VIA_LOCAL=PATH (tests/local-cases, with EMBER_LOCAL=emu/ember-local)
-# runs the cases through ember-local instead of the Runtime API alone.
+# runs the cases through ember-local instead of the Runtime API alone (the
+# two runners share the case logic: tests/cases/).
 
 : "${top_srcdir:=$(cd "$(dirname "$0")/.." && pwd)}"
 : "${top_builddir:=.}"
@@ -101,15 +102,11 @@ ember_run_cases() {
         EMBER_TEST_PLUGINS=1
         EMBER_TEST_TMP=$_tmp
         export EMBER_CONF EMBER_PLUGIN_DIR EMBER_TEST_PLUGINS EMBER_TEST_TMP
-        if [ -n "${EMBER_VIA_LOCAL-}" ]; then
-            # the same cases through ember-local, HTTP in and out (tests/local-*.test)
-            exec "$EMBER_VIA_LOCAL" --ember-local "$EMBER_LOCAL" --bootstrap "$BOOTSTRAP" \
-                --keep-going ${EMBER_TEST_VERBOSE:+--verbose} "$@"
-        fi
-        if [ -n "${EMBER_TEST_VERBOSE-}" ]; then
-            exec "$EMBER_TEST_API" --bootstrap "$BOOTSTRAP" --keep-going --verbose "$@"
-        fi
-        exec "$EMBER_TEST_API" --bootstrap "$BOOTSTRAP" --keep-going "$@"
+        # with EMBER_VIA_LOCAL, the same cases through ember-local, HTTP in
+        # and out (tests/local-*.test): the other transport, same options
+        [ -z "${EMBER_VIA_LOCAL-}" ] || set -- --ember-local "$EMBER_LOCAL" "$@"
+        exec "${EMBER_VIA_LOCAL:-$EMBER_TEST_API}" --bootstrap "$BOOTSTRAP" --keep-going \
+            ${EMBER_TEST_VERBOSE:+--verbose} "$@"
     )
     _rc=$?
     rm -rf "$_tmp"
