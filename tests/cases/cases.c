@@ -1267,19 +1267,46 @@ static int open_log(struct ember_case_run *run, const struct ember_case_transpor
     return 0;
 }
 
+/* The cases, in order: their tests, their TAP lines. Returns how many failed. */
+static int run_all(const struct ember_case_run *run, const struct ember_case_transport *tp,
+                   const struct ember_case *cases, size_t ncases)
+{
+    size_t i, k;
+    int    failed = 0, n = 0, plan = 0, rep;
+
+    for (i = 0; i < ncases; i++)
+        plan += (int) cases[i].nfmt * cases[i].repeat;
+    printf("1..%d\n", plan);
+    fflush(stdout);
+    for (i = 0; i < ncases; i++) {
+        for (rep = 0; rep < cases[i].repeat; rep++) {
+            for (k = 0; k < cases[i].nfmt; k++) {
+                if (run_test(run, tp, &cases[i], k, rep, ++n))
+                    continue;
+                failed++;
+                if (!run->keep_going) {
+                    printf("Bail out! %s [%s] failed (--keep-going runs every case)\n",
+                           cases[i].name, cases[i].fmts[k].name);
+                    return failed;
+                }
+            }
+        }
+    }
+    return failed;
+}
+
 int ember_cases_main(int argc, char **argv, const struct ember_case_transport *tp)
 {
     struct ember_case_run  run;
     struct ember_buf       why = EMBER_BUF_INIT;
     struct ember_case     *cases;
-    size_t                 ncases = 0, i, k;
-    int                    failed = 0, n = 0, plan = 0, rep, stop = 0, took;
+    size_t                 ncases = 0, i;
+    int                    rc = 2, took;
     const char            *log_arg = NULL;
 
     memset(&run, 0, sizeof(run));
     run.timeout_ms = tp->timeout_ms;
     run.events_dir = getenv("EMBER_EVENTS_DIR");
-    run.log_fd = -1;
     cases = ember_xcalloc((size_t) argc, sizeof(*cases));
     for (i = 1; i < (size_t) argc; i++) {
         const char *a = argv[i], *arg = i + 1 < (size_t) argc ? argv[i + 1] : NULL;
@@ -1296,60 +1323,36 @@ int ember_cases_main(int argc, char **argv, const struct ember_case_transport *t
             log_arg = argv[++i];
         } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             fputs(tp->usage, stdout);
-            free(cases);
-            return 0;
+            rc = 0;
+            goto out;
         } else if (a[0] == '-' && a[1] != '\0') {
             took = tp->option(a, arg);
             if (took == 0) {
                 fprintf(stderr, "%s: unknown option %s\n", tp->name, a);
-                fputs(tp->usage, stderr);
-                free(cases);
-                return 2;
+                break;
             }
             i += (size_t) took - 1;
         } else {
             load_case(&cases[ncases++], a, run.events_dir);
         }
     }
-    if (run.bootstrap == NULL || ncases == 0 || run.timeout_ms <= 0) {
+    if (i < (size_t) argc || run.bootstrap == NULL || ncases == 0 || run.timeout_ms <= 0) {
         fputs(tp->usage, stderr);
-        for (i = 0; i < ncases; i++)
-            free_case(&cases[i]);
-        free(cases);
-        return 2;
+        goto out;
     }
+    rc = 1;
     if (open_log(&run, tp, log_arg) != 0)
-        return 1;
+        goto out;
     active = tp;
     active_run = &run;
     signal(SIGPIPE, SIG_IGN);
     signal(SIGTERM, on_signal);
     signal(SIGINT, on_signal);
     signal(SIGHUP, on_signal);
-    if (tp->start(&run, &why) != 0) {
+    if (tp->start(&run, &why) != 0)
         printf("Bail out! %s\n", ember_buf_str(&why));
-        failed = stop = 1;
-    }
-
-    for (i = 0; i < ncases; i++)
-        plan += (int) cases[i].nfmt * cases[i].repeat;
-    if (!stop)
-        printf("1..%d\n", plan);
-    fflush(stdout);
-    for (i = 0; i < ncases && !stop; i++) {
-        for (rep = 0; rep < cases[i].repeat && !stop; rep++) {
-            for (k = 0; k < cases[i].nfmt && !stop; k++) {
-                if (run_test(&run, tp, &cases[i], k, rep, ++n))
-                    continue;
-                failed++;
-                if (!run.keep_going) {
-                    printf("Bail out! %s [%s] failed (--keep-going runs every case)\n",
-                           cases[i].name, cases[i].fmts[k].name);
-                    stop = 1;
-                }
-            }
-        }
-    }
+    else if (run_all(&run, tp, cases, ncases) == 0)
+        rc = 0;
     tp->finish();
     active = NULL;
     active_run = NULL;
@@ -1357,6 +1360,7 @@ int ember_cases_main(int argc, char **argv, const struct ember_case_transport *t
     if (run.log_is_temp)
         unlink(run.log_path);
     rmdir(run.tmp);
+out:
     free(run.tmp);
     free(run.log_path);
     ember_buf_free(&why);
@@ -1364,5 +1368,5 @@ int ember_cases_main(int argc, char **argv, const struct ember_case_transport *t
         free_case(&cases[i]);
     free(cases);
     fflush(stdout);
-    return failed ? 1 : 0;
+    return rc;
 }
