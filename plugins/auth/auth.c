@@ -14,8 +14,9 @@
  * we cannot read), 503 (the JWKS cannot be fetched).
  *
  * Laziness: init and route_init only parse settings.  Secrets and keys are
- * read, GnuTLS and libcurl initialised, the JWKS fetched, by the first
- * request that needs them; all of it is kept for the life of the sandbox.
+ * read, GnuTLS initialised, auth-jwks.so (libcurl) mapped and the JWKS
+ * fetched, by the first request that needs them; all of it is kept for the
+ * life of the sandbox.
  *
  * Settings: a route's `auth { }` overrides the `plugin auth { }` block
  * directive by directive; public_key_file, public_key_env and jwks_url
@@ -1000,13 +1001,13 @@ static void auth_fini(void *state)
         return;
     for (s = st->sources; s != NULL; s = next) {
         next = s->next;
-        ember_auth_jwks_close(s);
+        ember_auth_jwks_close(st, s);
         ember_auth_source_clear(s);
         free(s->ident);
         free(s->ca_file);
         free(s);
     }
-    ember_auth_curl_cleanup(st);
+    ember_auth_jwks_unload(st);
     if (st->gnutls_ready)
         gnutls_global_deinit();
     conf_free(st->global);

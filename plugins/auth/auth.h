@@ -1,8 +1,8 @@
 /*
  * auth.h - what the auth plugin's files share (auth.c: settings and the
  * request check; keys.c: secrets, PEM keys, JWK -> PEM; jwks.c: fetching
- * and caching a JWKS over HTTPS).  Private to the plugin: everything here
- * is hidden by -fvisibility=hidden.
+ * (through auth-jwks.so, see jwks-fetch.h) and caching a JWKS over HTTPS).
+ * Private to the plugin: everything here is hidden by -fvisibility=hidden.
  */
 #ifndef EMBER_AUTH_H
 #define EMBER_AUTH_H
@@ -13,6 +13,9 @@
 #include <jwt.h>
 
 #include <ember/plugin.h>
+
+struct ember_auth_jwks_conn;
+struct ember_auth_jwks_fetcher;
 
 /* Where a verification key comes from. */
 enum ember_auth_source_kind {
@@ -58,7 +61,7 @@ struct ember_auth_source {
     int                          fetched;     /* at least one successful fetch */
     unsigned                     nfetches;    /* attempts, for the log */
     time_t                       last_attempt;
-    void                        *conn;        /* jwks.c's handle, kept for connection reuse */
+    struct ember_auth_jwks_conn *conn;        /* auth-jwks.so's handle, kept for reuse */
 
     struct ember_auth_source    *next;
 };
@@ -68,7 +71,8 @@ struct ember_auth_state {
     const struct ember_host     *host;
     struct ember_auth_source    *sources;
     int                          gnutls_ready;
-    int                          curl_ready;
+    void                        *fetcher_dl;  /* auth-jwks.so, once a JWKS was needed */
+    const struct ember_auth_jwks_fetcher *fetcher;
     struct ember_auth_conf      *global;      /* the `plugin auth {}` block's settings */
 };
 
@@ -134,9 +138,10 @@ enum ember_auth_verdict ember_auth_jwks_key(struct ember_auth_state *st,
                                             jwt_alg_t alg, const char *kid,
                                             const struct ember_auth_jwk **key,
                                             char *why, size_t whylen);
-/* Frees src's connection (curl handle). */
-void ember_auth_jwks_close(struct ember_auth_source *src);
-/* curl_global_cleanup, if a fetch ever ran curl_global_init. */
-void ember_auth_curl_cleanup(struct ember_auth_state *st);
+/* Frees src's connection (auth-jwks.so's curl handle), if it has one. */
+void ember_auth_jwks_close(struct ember_auth_state *st, struct ember_auth_source *src);
+/* Releases auth-jwks.so (libcurl's global state, the mapping), if loaded;
+   after every source's connection is closed. */
+void ember_auth_jwks_unload(struct ember_auth_state *st);
 
 #endif

@@ -1,145 +1,130 @@
 /*
  * jwks.c - a JWKS (RFC 7517 key set, as Cognito, Auth0 and Keycloak publish
- * it) fetched over HTTPS with libcurl the first time a token needs it,
- * cached by `kid`, refetched when a token names a kid the cache lacks, at
- * most once every jwks_min_refresh seconds.
+ * it) fetched over HTTPS the first time a token needs it, cached by `kid`,
+ * refetched when a token names a kid the cache lacks, at most once every
+ * jwks_min_refresh seconds.
+ *
+ * The HTTPS part is auth-jwks.so (jwks-fetch.c, the only object that links
+ * libcurl), dlopen()ed from auth.so's own directory at the first fetch, so
+ * an auth route that never needs a JWKS never maps libcurl and its ~15
+ * libraries.  Parsing the JWKS and JWK -> PEM (GnuTLS) stay here.
  *
  * A fetch that fails (connection, TLS, HTTP status, not a JWKS) keeps the
  * keys already cached and answers 503: the token may well be good, our
  * dependency is down.  While nothing was ever fetched, every request that
  * needs the JWKS tries again (bounded by the timeouts below).
  */
+#define _GNU_SOURCE  /* dladdr */
+#include "config.h"
+
+#include <dlfcn.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
-#include <curl/curl.h>
 #include <json-c/json.h>
 
 #include "auth.h"
+#include "jwks-fetch.h"
 
 #define JWKS_MAX_BYTES      (1024 * 1024)
 #define JWKS_MAX_KEYS       100
-#define CONNECT_TIMEOUT_MS  2000L
 #define FETCH_TIMEOUT_MS    5000L
+#define WHY_LEN             300     /* room for libcurl's error buffer (256) */
 
-/* The curl handle of one JWKS source, reused across fetches. */
-struct jwks_conn {
-    CURL              *curl;
-    struct curl_slist *headers;
-    char               errbuf[CURL_ERROR_SIZE];
-};
-
-struct body {
-    char   *data;
-    size_t  len;
-    int     too_big;
-};
-
-static size_t on_data(char *p, size_t size, size_t nmemb, void *ud)
+/*
+ * "<directory of auth.so>/auth-jwks.so", malloc'd (the caller frees it):
+ * the fetcher is installed next to the plugin (pkglibdir, the ZIP's
+ * plugins/, the build's plugins/.libs), whatever directory the core found
+ * auth.so in.
+ */
+static char *fetcher_path(void)
 {
-    struct body *b = ud;
-    size_t       n = size * nmemb;
+    Dl_info     info;
+    const char *slash;
+    char       *path;
+    size_t      dir;
 
-    if (b->len + n > JWKS_MAX_BYTES) {
-        b->too_big = 1;
-        return 0;
-    }
-    b->data = realloc(b->data, b->len + n + 1);
-    if (b->data == NULL)
-        abort();
-    memcpy(b->data + b->len, p, n);
-    b->len += n;
-    b->data[b->len] = '\0';
-    return n;
+    if (dladdr((const void *)(uintptr_t)&fetcher_path, &info) == 0 || info.dli_fname == NULL)
+        return ember_auth_xstrdup(EMBER_AUTH_JWKS_FILE);
+    slash = strrchr(info.dli_fname, '/');
+    dir = slash != NULL ? (size_t)(slash - info.dli_fname) + 1 : 0;
+    path = ember_auth_xmalloc(dir + sizeof(EMBER_AUTH_JWKS_FILE));
+    memcpy(path, info.dli_fname, dir);
+    memcpy(path + dir, EMBER_AUTH_JWKS_FILE, sizeof(EMBER_AUTH_JWKS_FILE));
+    return path;
 }
 
 /*
- * The CA bundle when jwks_ca_file is not set: $SSL_CERT_FILE, else the
- * first bundle found where Debian or Amazon Linux keep it (a libcurl built
- * on one distribution has the other's path compiled in).
+ * Maps auth-jwks.so (and with it libcurl) the first time a JWKS is needed.
+ * EMBER_OK, or EMBER_ERROR with ex->err filled (503, naming the file and
+ * the cause); the next request that needs a JWKS tries again.
  */
-static const char *default_ca(void)
+static int fetcher_load(struct ember_auth_state *st, struct ember_exchange *ex)
 {
-    static const char *const bundles[] = {
-        "/etc/ssl/certs/ca-certificates.crt",     /* Debian, Ubuntu */
-        "/etc/pki/tls/certs/ca-bundle.crt",       /* Amazon Linux, RHEL */
-        "/etc/ssl/cert.pem",                      /* Alpine, macOS */
-        NULL
-    };
-    const char *env = getenv("SSL_CERT_FILE");
-    size_t      i;
+    const struct ember_host              *host = st->host;
+    const struct ember_auth_jwks_fetcher *f;
+    void                                 *dl;
+    char                                 *path;
+    const char                           *e;
+    int                                   rc;
 
-    if (env != NULL && env[0] != '\0')
-        return env;
-    for (i = 0; bundles[i] != NULL; i++) {
-        if (access(bundles[i], R_OK) == 0)
-            return bundles[i];
+    if (st->fetcher != NULL)
+        return EMBER_OK;
+    path = fetcher_path();
+    dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (dl == NULL) {
+        e = dlerror();
+        rc = host->fail(ex->err, 503, "auth: cannot load %s: %s; it fetches JWKS and belongs "
+                        "next to auth.so (check the ZIP's plugins/)", path,
+                        e != NULL ? e : "dlopen failed");
+        free(path);
+        return rc;
     }
-    return NULL;
+    f = dlsym(dl, EMBER_AUTH_JWKS_SYMBOL);
+    if (f == NULL) {
+        rc = host->fail(ex->err, 503, "auth: %s: no symbol %s", path, EMBER_AUTH_JWKS_SYMBOL);
+        dlclose(dl);
+        free(path);
+        return rc;
+    }
+    if (f->abi != EMBER_AUTH_JWKS_FETCHER_ABI) {
+        rc = host->fail(ex->err, 503, "auth: %s: fetcher ABI %u, auth.so needs %u (both must "
+                        "come from the same build)", path, (unsigned)f->abi,
+                        (unsigned)EMBER_AUTH_JWKS_FETCHER_ABI);
+        dlclose(dl);
+        free(path);
+        return rc;
+    }
+    free(path);
+    st->fetcher_dl = dl;
+    st->fetcher = f;
+    host->mark(ex, "dlopen.auth-jwks");
+    return EMBER_OK;
 }
 
-/* The source's connection, created on its first fetch. */
-static struct jwks_conn *conn_get(struct ember_auth_state *st, struct ember_auth_source *src)
+void ember_auth_jwks_close(struct ember_auth_state *st, struct ember_auth_source *src)
 {
-    struct jwks_conn *c = src->conn;
-    const char       *ca;
-
-    if (c != NULL)
-        return c;
-    if (!st->curl_ready) {
-        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-            return NULL;
-        st->curl_ready = 1;
-    }
-    c = ember_auth_xcalloc(1, sizeof(*c));
-    c->curl = curl_easy_init();
-    if (c->curl == NULL) {
-        free(c);
-        return NULL;
-    }
-    c->headers = curl_slist_append(NULL, "Accept: application/json");
-    curl_easy_setopt(c->curl, CURLOPT_URL, src->ident);
-    curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, c->headers);
-    curl_easy_setopt(c->curl, CURLOPT_ERRORBUFFER, c->errbuf);
-    curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c->curl, CURLOPT_PROTOCOLS_STR, "https");
-    curl_easy_setopt(c->curl, CURLOPT_REDIR_PROTOCOLS_STR, "https");
-    curl_easy_setopt(c->curl, CURLOPT_FOLLOWLOCATION, 1L);
-    curl_easy_setopt(c->curl, CURLOPT_MAXREDIRS, 3L);
-    curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT_MS, CONNECT_TIMEOUT_MS);
-    curl_easy_setopt(c->curl, CURLOPT_USERAGENT, "ember-auth/" "1");
-    curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, on_data);
-    ca = src->ca_file != NULL ? src->ca_file : default_ca();
-    if (ca != NULL) {
-        /* one bundle file only: loading a CA directory (Debian's libcurl
-           defaults to /etc/ssl/certs) costs ~100 ms of a cold start */
-        curl_easy_setopt(c->curl, CURLOPT_CAINFO, ca);
-        curl_easy_setopt(c->curl, CURLOPT_CAPATH, NULL);
-    }
-    src->conn = c;
-    return c;
-}
-
-void ember_auth_jwks_close(struct ember_auth_source *src)
-{
-    struct jwks_conn *c = src->conn;
-
-    if (c == NULL)
+    if (src->conn == NULL)
         return;
-    curl_easy_cleanup(c->curl);
-    curl_slist_free_all(c->headers);
-    free(c);
+    st->fetcher->close(src->conn);
     src->conn = NULL;
 }
 
-void ember_auth_curl_cleanup(struct ember_auth_state *st)
+void ember_auth_jwks_unload(struct ember_auth_state *st)
 {
-    if (st->curl_ready)
-        curl_global_cleanup();
-    st->curl_ready = 0;
+    if (st->fetcher == NULL)
+        return;
+    st->fetcher->fini();
+    st->fetcher = NULL;
+#ifndef EMBER_ASAN
+    dlclose(st->fetcher_dl);
+#endif
+    /* with sanitizers the object stays mapped, so LeakSanitizer can still
+       name its functions (as core/plugin.c does for the plugins) */
+    st->fetcher_dl = NULL;
 }
 
 /*
@@ -204,50 +189,43 @@ static int fetch(struct ember_auth_state *st, struct ember_auth_source *src,
                  struct ember_exchange *ex)
 {
     const struct ember_host *host = st->host;
-    struct jwks_conn        *c;
-    struct body              b = { NULL, 0, 0 };
     struct json_tokener     *tok;
     struct json_object      *doc;
     struct timespec          t0;
-    char                     why[200];
+    char                     why[WHY_LEN];
+    char                    *body;
+    size_t                   len;
     int64_t                  left = host->remaining_ms(ex);
     long                     timeout = FETCH_TIMEOUT_MS, status = 0;
-    CURLcode                 rc;
     int                      ok;
 
     clock_gettime(CLOCK_MONOTONIC, &t0);
     ember_auth_crypto_ready(st);
     src->nfetches++;
     src->last_attempt = time(NULL);
-    c = conn_get(st, src);
-    if (c == NULL)
-        return host->fail(ex->err, 503, "auth: JWKS %s: cannot initialise libcurl", src->ident);
+    if (fetcher_load(st, ex) != EMBER_OK)
+        return EMBER_ERROR;
+    if (src->conn == NULL) {
+        src->conn = st->fetcher->open(src->ident, src->ca_file, why, sizeof(why));
+        if (src->conn == NULL)
+            return host->fail(ex->err, 503, "auth: JWKS %s: %s", src->ident, why);
+    }
     /* leave Lambda's deadline some room to answer */
     if (left < INT64_MAX && left - 500 < timeout)
         timeout = left - 500 > 200 ? (long)(left - 500) : 200;
-    curl_easy_setopt(c->curl, CURLOPT_TIMEOUT_MS, timeout);
-    curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, &b);
-    c->errbuf[0] = '\0';
-    rc = curl_easy_perform(c->curl);
-    if (rc != CURLE_OK) {
-        free(b.data);
-        if (b.too_big)
-            return host->fail(ex->err, 503, "auth: JWKS %s: fetch failed: larger than %d bytes",
-                              src->ident, JWKS_MAX_BYTES);
-        return host->fail(ex->err, 503, "auth: JWKS %s: fetch failed: %s", src->ident,
-                          c->errbuf[0] != '\0' ? c->errbuf : curl_easy_strerror(rc));
-    }
-    curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &status);
+    if (st->fetcher->fetch(src->conn, timeout, JWKS_MAX_BYTES, &status, &body, &len,
+                           why, sizeof(why)) != 0)
+        return host->fail(ex->err, 503, "auth: JWKS %s: fetch failed: %s", src->ident, why);
     if (status != 200) {
-        free(b.data);
+        free(body);
         return host->fail(ex->err, 503, "auth: JWKS %s: fetch failed: HTTP status %ld",
                           src->ident, status);
     }
     tok = json_tokener_new();
-    doc = json_tokener_parse_ex(tok, b.data != NULL ? b.data : "", (int)b.len);
+    doc = json_tokener_parse_ex(tok, body, (int)len);
     ok = doc != NULL && json_tokener_get_error(tok) == json_tokener_success;
     json_tokener_free(tok);
-    free(b.data);
+    free(body);
     if (!ok) {
         json_object_put(doc);
         return host->fail(ex->err, 503, "auth: JWKS %s: fetch failed: the body is not JSON",
