@@ -10,7 +10,9 @@
 #   bootstrap         the ELF itself (mode 0755; no shell wrapper, no bundled loader),
 #                     DT_RPATH $ORIGIN/lib:/var/task/lib
 #   ember.conf        the config (bootstrap finds it as $LAMBDA_TASK_ROOT/ember.conf)
-#   plugins/NAME.so   exactly the plugins asked for, DT_RPATH $ORIGIN/../lib
+#   plugins/NAME.so   exactly the plugins asked for, DT_RPATH $ORIGIN/../lib; with
+#                     auth, plugins/auth-jwks.so too (the JWKS fetch: libcurl, which
+#                     auth.so dlopen()s from its own directory at the first fetch)
 #   lib/              every shared library bootstrap and those plugins need, found
 #                     by walking each file's own DT_NEEDED (ldd bootstrap cannot see
 #                     what dlopen will load), except glibc's, which the runtime
@@ -130,10 +132,16 @@ for p in $plugins; do
     [ -f "$so" ] || die "$so: no such file (is plugin $p built? see configure --with-plugins)"
     [ "$(machine "$so")" = "$want_machine" ] ||
         die "$so is for $(machine "$so"), bootstrap for $want_machine"
-    cp "$so" "$stage/plugins/$p.so"
-    $strip_cmd --strip-unneeded "$stage/plugins/$p.so" || die "strip failed on $so"
-    patchelf --force-rpath --set-rpath '$ORIGIN/../lib' "$stage/plugins/$p.so"
-    queue="$queue plugins/$p.so"
+    # auth's companion: not a plugin, but loaded from next to auth.so
+    case $p in auth) extra_so=auth-jwks ;; *) extra_so= ;; esac
+    for n in $p $extra_so; do
+        so="$plugin_dir/$n.so"
+        [ -f "$so" ] || die "$so: no such file (plugin $p needs it; run make)"
+        cp "$so" "$stage/plugins/$n.so"
+        $strip_cmd --strip-unneeded "$stage/plugins/$n.so" || die "strip failed on $so"
+        patchelf --force-rpath --set-rpath '$ORIGIN/../lib' "$stage/plugins/$n.so"
+        queue="$queue plugins/$n.so"
+    done
 done
 
 # 2. the closure: walk DT_NEEDED from each file, breadth first
