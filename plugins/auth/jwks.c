@@ -6,7 +6,7 @@
  *
  * The HTTPS part is auth-jwks.so (jwks-fetch.c, the only object that links
  * libcurl), dlopen()ed from auth.so's own directory at the first fetch, so
- * an auth route that never needs a JWKS never maps libcurl and its ~15
+ * an auth route that never needs a JWKS never maps libcurl and its ~20
  * libraries.  Parsing the JWKS and JWK -> PEM (GnuTLS) stay here.
  *
  * A fetch that fails (connection, TLS, HTTP status, not a JWKS) keeps the
