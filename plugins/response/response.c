@@ -31,7 +31,6 @@
 #define _GNU_SOURCE
 
 #include <ctype.h>
-#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,6 +40,8 @@
 #include <json-c/json.h>
 
 #include <ember/plugin.h>
+
+#include "../common/plugutil.h"
 
 #define DEFAULT_CONTENT_TYPE  "application/json"
 #define DEFAULT_CORS_METHODS  "GET, HEAD, POST, PUT, PATCH, DELETE"
@@ -92,69 +93,6 @@ struct resp {
 
 /* ---------------------------------------------------------------- helpers */
 
-static void *xcalloc(size_t n, size_t size)
-{
-    void *p = calloc(n, size);
-
-    if (p == NULL)
-        abort();
-    return p;
-}
-
-static char *xstrndup(const char *s, size_t n)
-{
-    char *p = strndup(s, n);
-
-    if (p == NULL)
-        abort();
-    return p;
-}
-
-static int parse_long(const char *s, long min, long max, long *out)
-{
-    char *end;
-    long  v;
-
-    if (s == NULL || *s == '\0' || isspace((unsigned char) *s))
-        return -1;
-    errno = 0;
-    v = strtol(s, &end, 10);
-    if (errno != 0 || *end != '\0' || v < min || v > max)
-        return -1;
-    *out = v;
-    return 0;
-}
-
-/* A growable byte buffer that aborts when out of memory. */
-struct sbuf {
-    char   *p;
-    size_t  len, cap;
-};
-
-static void sb_add(struct sbuf *b, const char *s, size_t n)
-{
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        char  *p;
-
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        p = realloc(b->p, cap);
-        if (p == NULL)
-            abort();
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static void sb_adds(struct sbuf *b, const char *s)
-{
-    sb_add(b, s, strlen(s));
-}
-
 /* Length of the valid UTF-8 sequence at s (n bytes left), or 0. */
 static size_t utf8_len(const unsigned char *s, size_t n)
 {
@@ -190,7 +128,7 @@ static size_t utf8_len(const unsigned char *s, size_t n)
 
 /* s as the inside of a JSON string: quotes, backslashes and controls
    escaped, invalid UTF-8 replaced by U+FFFD. */
-static void sb_json_escape(struct sbuf *b, const char *s, size_t n)
+static void sb_json_escape(struct ember_pu_buf *b, const char *s, size_t n)
 {
     const unsigned char *u = (const unsigned char *) s;
     char                 esc[8];
@@ -200,27 +138,27 @@ static void sb_json_escape(struct sbuf *b, const char *s, size_t n)
         if (u[i] == '"' || u[i] == '\\') {
             esc[0] = '\\';
             esc[1] = (char) u[i];
-            sb_add(b, esc, 2);
+            ember_pu_buf_add(b, esc, 2);
             i++;
         } else if (u[i] < 0x20) {
             switch (u[i]) {
-            case '\n': sb_add(b, "\\n", 2); break;
-            case '\r': sb_add(b, "\\r", 2); break;
-            case '\t': sb_add(b, "\\t", 2); break;
-            case '\b': sb_add(b, "\\b", 2); break;
-            case '\f': sb_add(b, "\\f", 2); break;
+            case '\n': ember_pu_buf_add(b, "\\n", 2); break;
+            case '\r': ember_pu_buf_add(b, "\\r", 2); break;
+            case '\t': ember_pu_buf_add(b, "\\t", 2); break;
+            case '\b': ember_pu_buf_add(b, "\\b", 2); break;
+            case '\f': ember_pu_buf_add(b, "\\f", 2); break;
             default:
                 snprintf(esc, sizeof(esc), "\\u%04x", u[i]);
-                sb_add(b, esc, 6);
+                ember_pu_buf_add(b, esc, 6);
             }
             i++;
         } else {
             k = utf8_len(u + i, n - i);
             if (k == 0) {
-                sb_add(b, "\\ufffd", 6);
+                ember_pu_buf_add(b, "\\ufffd", 6);
                 i++;
             } else {
-                sb_add(b, s + i, k);
+                ember_pu_buf_add(b, s + i, k);
                 i += k;
             }
         }
@@ -271,15 +209,15 @@ static int parse_json(const char *text, size_t len, struct json_object **out,
 /* Joins argv with ", " (caller frees). */
 static char *join_args(const struct ember_conf_directive *d)
 {
-    struct sbuf b = {0};
-    int         i;
+    struct ember_pu_buf b = {0};
+    int                 i;
 
     for (i = 0; i < d->argc; i++) {
         if (i > 0)
-            sb_adds(&b, ", ");
-        sb_adds(&b, d->argv[i]);
+            ember_pu_buf_adds(&b, ", ");
+        ember_pu_buf_adds(&b, d->argv[i]);
     }
-    return b.p != NULL ? b.p : xstrndup("", 0);
+    return b.p != NULL ? b.p : ember_pu_xstrdup("");
 }
 
 static int is_token(const char *s)
@@ -337,9 +275,7 @@ static int read_common(const struct resp *rp, const struct ember_conf_block *b,
         if (strpbrk(d->argv[1], "\r\n") != NULL)
             return host->fail(err, 500, "%s:%d: response: header %s: the value has a line "
                               "break", d->file, d->line, d->argv[0]);
-        c->headers = realloc(c->headers, (c->nheaders + 1) * sizeof(*c->headers));
-        if (c->headers == NULL)
-            abort();
+        c->headers = ember_pu_xrealloc(c->headers, (c->nheaders + 1) * sizeof(*c->headers));
         c->headers[c->nheaders].name = d->argv[0];
         c->headers[c->nheaders].value = d->argv[1];
         c->nheaders++;
@@ -370,7 +306,7 @@ static int read_common(const struct resp *rp, const struct ember_conf_block *b,
     }
     d = host->conf_find(b, "cors_max_age");
     if (d != NULL) {
-        if (parse_long(d->argv[0], 0, INT_MAX, &v) != 0)
+        if (ember_pu_parse_long(d->argv[0], 0, INT_MAX, &v) != 0)
             return host->fail(err, 500, "%s:%d: response: cors_max_age \"%s\": expected "
                               "seconds", d->file, d->line, d->argv[0]);
         c->cors.max_age = v;
@@ -389,7 +325,7 @@ static int read_common(const struct resp *rp, const struct ember_conf_block *b,
 
 static char *dup_or_null(const char *s)
 {
-    return s != NULL ? xstrndup(s, strlen(s)) : NULL;
+    return s != NULL ? ember_pu_xstrdup(s) : NULL;
 }
 
 /* route (read from the route's block) completed by the plugin-wide g. */
@@ -402,7 +338,7 @@ static void merge_common(struct resp_common *route, const struct resp_common *g)
         route->content_type = g->content_type;
 
     /* Plugin-wide headers first, unless the route names them too. */
-    h = xcalloc(g->nheaders + route->nheaders + 1, sizeof(*h));
+    h = ember_pu_xcalloc(g->nheaders + route->nheaders + 1, sizeof(*h));
     for (i = 0; i < g->nheaders; i++) {
         for (j = 0; j < route->nheaders; j++)
             if (strcasecmp(g->headers[i].name, route->headers[j].name) == 0)
@@ -454,7 +390,7 @@ static int tpl_compile(const struct resp *rp, const struct ember_conf_directive 
     const char              *s = d->argv[0], *open, *close, *dot, *a, *z;
     struct tpl_part         *t = NULL;
     size_t                   n = 0, cap = 0;
-    struct sbuf              probe = {0};
+    struct ember_pu_buf      probe = {0};
     struct json_object      *o;
     const char              *why = NULL;
     enum tpl_kind            kind;
@@ -463,9 +399,7 @@ static int tpl_compile(const struct resp *rp, const struct ember_conf_directive 
     for (;;) {
         if (n + 2 > cap) {
             cap = cap ? cap * 2 : 8;
-            t = realloc(t, cap * sizeof(*t));
-            if (t == NULL)
-                abort();
+            t = ember_pu_xrealloc(t, cap * sizeof(*t));
         }
         open = strstr(s, "{{");
         if (open == NULL) {
@@ -473,7 +407,7 @@ static int tpl_compile(const struct resp *rp, const struct ember_conf_directive 
                 t[n].kind = TPL_TEXT;
                 t[n].s = s;
                 t[n++].len = strlen(s);
-                sb_adds(&probe, s);
+                ember_pu_buf_adds(&probe, s);
             }
             break;
         }
@@ -481,7 +415,7 @@ static int tpl_compile(const struct resp *rp, const struct ember_conf_directive 
             t[n].kind = TPL_TEXT;
             t[n].s = s;
             t[n++].len = (size_t) (open - s);
-            sb_add(&probe, s, (size_t) (open - s));
+            ember_pu_buf_add(&probe, s, (size_t) (open - s));
         }
         close = strstr(open + 2, "}}");
         if (close == NULL) {
@@ -522,9 +456,9 @@ static int tpl_compile(const struct resp *rp, const struct ember_conf_directive 
                               d->line, (int) (close - open - 2), open + 2, (int) (dot - a), a);
         }
         t[n].kind = kind;
-        t[n].s = xstrndup(dot + 1, (size_t) (z - dot - 1));
+        t[n].s = ember_pu_xstrndup(dot + 1, (size_t) (z - dot - 1));
         t[n++].len = (size_t) (z - dot - 1);
-        sb_adds(&probe, "0");
+        ember_pu_buf_adds(&probe, "0");
         s = close + 2;
     }
 
@@ -542,7 +476,8 @@ static int tpl_compile(const struct resp *rp, const struct ember_conf_directive 
 }
 
 /* The template filled in from the request (malloc'd into b). */
-static void tpl_render(const struct resp_route *r, struct ember_exchange *ex, struct sbuf *b)
+static void tpl_render(const struct resp_route *r, struct ember_exchange *ex,
+                       struct ember_pu_buf *b)
 {
     const struct ember_host *host = ex->host;
     struct json_object      *claims = NULL, *v;
@@ -559,7 +494,7 @@ static void tpl_render(const struct resp_route *r, struct ember_exchange *ex, st
         len = 0;
         switch (p->kind) {
         case TPL_TEXT:
-            sb_add(b, p->s, p->len);
+            ember_pu_buf_add(b, p->s, p->len);
             continue;
         case TPL_PARAM:
             val = host->param(ex, p->s);
@@ -595,7 +530,7 @@ static void tpl_render(const struct resp_route *r, struct ember_exchange *ex, st
 static int response_init(void **state, const struct ember_host *host,
                          const struct ember_conf_block *global, struct ember_error *err)
 {
-    struct resp *rp = xcalloc(1, sizeof(*rp));
+    struct resp *rp = ember_pu_xcalloc(1, sizeof(*rp));
 
     rp->host = host;
     if (read_common(rp, global, &rp->global, err) != EMBER_OK) {
@@ -624,7 +559,7 @@ static int response_route_init(void *state, const struct ember_conf_block *conf,
     struct resp                       *rp = state;
     const struct ember_host           *host = rp->host;
     const struct ember_conf_directive *body = NULL, *tpl = NULL, *d;
-    struct resp_route                 *r = xcalloc(1, sizeof(*r));
+    struct resp_route                 *r = ember_pu_xcalloc(1, sizeof(*r));
     long                               v;
 
     if (read_common(rp, conf, &r->c, err) != EMBER_OK) {
@@ -638,7 +573,7 @@ static int response_route_init(void *state, const struct ember_conf_block *conf,
         tpl = host->conf_find(conf, "template");
         d = host->conf_find(conf, "status");
         if (d != NULL) {
-            if (parse_long(d->argv[0], 100, 599, &v) != 0) {
+            if (ember_pu_parse_long(d->argv[0], 100, 599, &v) != 0) {
                 route_free(r);
                 return host->fail(err, 500, "%s:%d: response: status \"%s\": expected an "
                                   "HTTP status, 100 to 599", d->file, d->line, d->argv[0]);
@@ -663,7 +598,7 @@ static int response_route_init(void *state, const struct ember_conf_block *conf,
         }
         s = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN
                                                  | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
-        r->body = xstrndup(s, len);
+        r->body = ember_pu_xstrndup(s, len);
         r->body_len = len;
         json_object_put(o);
     }
@@ -746,7 +681,7 @@ static int response_handle(void *state, void *route_state, struct ember_exchange
     const struct resp_route *r = route_state;
     const struct ember_host *host = ex->host;
     struct json_object      *result = NULL;
-    struct sbuf              b = {0};
+    struct ember_pu_buf      b = {0};
     const char              *body = NULL;
     size_t                   len = 0;
     int                      status;
