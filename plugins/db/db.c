@@ -59,6 +59,8 @@
 
 #include <ember/plugin.h>
 
+#include "../common/plugutil.h"
+
 #define DEFAULT_URL_ENV          "DATABASE_URL"
 #define DEFAULT_CONNECT_TIMEOUT  5        /* seconds */
 #define DEADLINE_MARGIN_MS       200      /* answer this long before Lambda's deadline */
@@ -130,15 +132,6 @@ enum db_wait { WAIT_OK, WAIT_TIMEOUT, WAIT_GONE };
 
 /* ---------------------------------------------------------------- small helpers */
 
-static void *xcalloc(size_t n, size_t size)
-{
-    void *p = calloc(n, size);
-
-    if (p == NULL)
-        abort();
-    return p;
-}
-
 static int64_t now_ms(void)
 {
     struct timespec ts;
@@ -170,22 +163,6 @@ static const char *one_line(char *buf, size_t size, const char *msg)
     return buf;
 }
 
-/* A whole decimal integer in [min, max]; 0 on success. */
-static int parse_long(const char *s, long min, long max, long *out)
-{
-    char *end;
-    long  v;
-
-    if (s == NULL || *s == '\0' || isspace((unsigned char) *s))
-        return -1;
-    errno = 0;
-    v = strtol(s, &end, 10);
-    if (errno != 0 || *end != '\0' || v < min || v > max)
-        return -1;
-    *out = v;
-    return 0;
-}
-
 /* ---------------------------------------------------------------- settings */
 
 /* Overrides from block b (global or route) on top of *s. */
@@ -211,14 +188,14 @@ static int read_settings(const struct db *db, const struct ember_conf_block *b,
     }
     d = host->conf_find(b, "connect_timeout");
     if (d != NULL) {
-        if (parse_long(d->argv[0], 1, 900, &v) != 0)
+        if (ember_pu_parse_long(d->argv[0], 1, 900, &v) != 0)
             return host->fail(err, 500, "%s:%d: db: connect_timeout \"%s\": expected "
                               "seconds, 1 to 900", d->file, d->line, d->argv[0]);
         s->connect_timeout = (int) v;
     }
     d = host->conf_find(b, "statement_timeout");
     if (d != NULL) {
-        if (parse_long(d->argv[0], 0, INT_MAX, &v) != 0)
+        if (ember_pu_parse_long(d->argv[0], 0, INT_MAX, &v) != 0)
             return host->fail(err, 500, "%s:%d: db: statement_timeout \"%s\": expected "
                               "milliseconds (0: none)", d->file, d->line, d->argv[0]);
         s->statement_timeout = v;
@@ -235,7 +212,7 @@ static struct db_conn *conn_for(struct db *db, const struct db_settings *s)
         if (strcmp(c->url_env, s->url_env) == 0 && c->connect_timeout == s->connect_timeout
             && c->statement_timeout == s->statement_timeout)
             return c;
-    c = xcalloc(1, sizeof(*c));
+    c = ember_pu_xcalloc(1, sizeof(*c));
     c->url_env = s->url_env;
     c->connect_timeout = s->connect_timeout;
     c->statement_timeout = s->statement_timeout;
@@ -754,14 +731,12 @@ static int bind_values(struct db *db, struct db_route *r, struct ember_exchange 
  */
 static struct json_object *numeric_json(const char *v, int len)
 {
-    char               *s = strndup(v, (size_t) len);
+    char               *s = ember_pu_xstrndup(v, (size_t) len);
     char               *dot, *e, *end;
     struct json_object *o;
     long long           ll;
     double              d;
 
-    if (s == NULL)
-        abort();
     if (strspn(s + (s[0] == '-'), "0123456789.") != strlen(s + (s[0] == '-'))
         || s[s[0] == '-'] == '\0') {
         o = json_object_new_string(s);           /* NaN, Infinity, -Infinity */
@@ -866,7 +841,7 @@ static struct json_object *row_json(const PGresult *res, int row)
 static int db_init(void **state, const struct ember_host *host,
                    const struct ember_conf_block *global, struct ember_error *err)
 {
-    struct db *db = xcalloc(1, sizeof(*db));
+    struct db *db = ember_pu_xcalloc(1, sizeof(*db));
 
     db->host = host;
     db->global.url_env = DEFAULT_URL_ENV;
@@ -995,7 +970,7 @@ static int db_route_init(void *state, const struct ember_conf_block *conf,
     if (read_settings(db, conf, &s, err) != EMBER_OK)
         return EMBER_ERROR;
 
-    r = xcalloc(1, sizeof(*r));
+    r = ember_pu_xcalloc(1, sizeof(*r));
     r->sql = sql->argv[0];
     snprintf(r->stmt, sizeof(r->stmt), "ember_%u", db->nroutes);
 
@@ -1082,7 +1057,7 @@ static int db_route_init(void *state, const struct ember_conf_block *conf,
     }
     d = host->conf_find(conf, "status");
     if (d != NULL) {
-        if (parse_long(d->argv[0], 200, 599, &v) != 0) {
+        if (ember_pu_parse_long(d->argv[0], 200, 599, &v) != 0) {
             free(r);
             return host->fail(err, 500, "%s:%d: db: status \"%s\": expected an HTTP status, "
                               "200 to 599", d->file, d->line, d->argv[0]);
