@@ -24,7 +24,6 @@
  * to the block's.
  */
 #define _GNU_SOURCE  /* strncasecmp */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,10 +95,8 @@ struct ember_auth_conf {
 
 static void strlist_add(struct strlist *l, const char *s, const struct ember_conf_directive *d)
 {
-    l->s = realloc(l->s, (l->n + 1) * sizeof(*l->s));
-    l->d = realloc(l->d, (l->n + 1) * sizeof(*l->d));
-    if (l->s == NULL || l->d == NULL)
-        abort();
+    l->s = ember_pu_xrealloc(l->s, (l->n + 1) * sizeof(*l->s));
+    l->d = ember_pu_xrealloc(l->d, (l->n + 1) * sizeof(*l->d));
     l->s[l->n] = s;
     l->d[l->n] = d;
     l->n++;
@@ -155,7 +152,7 @@ static struct ember_auth_conf *conf_collect(const struct ember_host *host,
                                             const struct ember_conf_block *b,
                                             struct ember_error *err)
 {
-    struct ember_auth_conf *c = ember_auth_xcalloc(1, sizeof(*c));
+    struct ember_auth_conf *c = ember_pu_xcalloc(1, sizeof(*c));
     size_t                  i;
     int                     k, j;
 
@@ -204,7 +201,7 @@ static struct ember_auth_conf *conf_collect(const struct ember_host *host,
 static struct ember_auth_conf *conf_merge(const struct ember_auth_conf *g,
                                           const struct ember_auth_conf *r)
 {
-    struct ember_auth_conf *c = ember_auth_xcalloc(1, sizeof(*c));
+    struct ember_auth_conf *c = ember_pu_xcalloc(1, sizeof(*c));
     int                     route_key = r->d[D_PUBLIC_KEY_FILE] != NULL
                                         || r->d[D_PUBLIC_KEY_ENV] != NULL
                                         || r->d[D_JWKS_URL] != NULL;
@@ -232,19 +229,12 @@ static struct ember_auth_conf *conf_merge(const struct ember_auth_conf *g,
     return c;
 }
 
+/* ember_pu_parse_long, but digits only: no sign. */
 static int parse_long(const char *s, long min, long max, long *out)
 {
-    char *end;
-    long  v;
-
     if (s[0] < '0' || s[0] > '9')
         return -1;
-    errno = 0;
-    v = strtol(s, &end, 10);
-    if (errno != 0 || *end != '\0' || v < min || v > max)
-        return -1;
-    *out = v;
-    return 0;
+    return ember_pu_parse_long(s, min, max, out);
 }
 
 static int env_name_ok(const char *s)
@@ -283,9 +273,9 @@ static char *conf_path(const struct ember_conf_directive *d, const char *path)
     size_t      dir;
 
     if (path[0] == '/' || slash == NULL)
-        return ember_auth_xstrdup(path);
+        return ember_pu_xstrdup(path);
     dir = (size_t)(slash - d->file);
-    out = ember_auth_xmalloc(dir + 1 + strlen(path) + 1);
+    out = ember_pu_xmalloc(dir + 1 + strlen(path) + 1);
     memcpy(out, d->file, dir);
     out[dir] = '/';
     strcpy(out + dir + 1, path);
@@ -313,7 +303,7 @@ static struct ember_auth_source *source_get(struct ember_auth_state *st,
             return s;
         }
     }
-    s = ember_auth_xcalloc(1, sizeof(*s));
+    s = ember_pu_xcalloc(1, sizeof(*s));
     s->kind = kind;
     s->ident = ident;
     s->ca_file = ca_file;
@@ -357,8 +347,9 @@ static int conf_check(struct ember_auth_state *st, struct ember_auth_conf *c, in
 {
     const struct ember_host            *host = st->host;
     const struct ember_conf_directive  *d, *key_d = NULL;
+    struct ember_pu_buf                 challenge = {0};
     long                                v;
-    size_t                              i, len;
+    size_t                              i;
     int                                 k, nkeys = 0;
 
     if (check_algorithms(host, c, err) != EMBER_OK)
@@ -444,7 +435,7 @@ static int conf_check(struct ember_auth_state *st, struct ember_auth_conf *c, in
     c->secret = NULL;
     d = c->d[D_SECRET_ENV];
     if (d != NULL)
-        c->secret = source_get(st, EMBER_AUTH_SECRET, ember_auth_xstrdup(d->argv[0]), NULL,
+        c->secret = source_get(st, EMBER_AUTH_SECRET, ember_pu_xstrdup(d->argv[0]), NULL,
                                0, d);
     c->pubkey = NULL;
     d = c->d[D_PUBLIC_KEY_FILE];
@@ -452,12 +443,12 @@ static int conf_check(struct ember_auth_state *st, struct ember_auth_conf *c, in
         c->pubkey = source_get(st, EMBER_AUTH_PEM_FILE, conf_path(d, d->argv[0]), NULL, 0, d);
     d = c->d[D_PUBLIC_KEY_ENV];
     if (d != NULL)
-        c->pubkey = source_get(st, EMBER_AUTH_PEM_ENV, ember_auth_xstrdup(d->argv[0]), NULL, 0, d);
+        c->pubkey = source_get(st, EMBER_AUTH_PEM_ENV, ember_pu_xstrdup(d->argv[0]), NULL, 0, d);
     d = c->d[D_JWKS_URL];
     if (d != NULL) {
         const struct ember_conf_directive *ca = c->d[D_JWKS_CA_FILE];
 
-        c->pubkey = source_get(st, EMBER_AUTH_JWKS, ember_auth_xstrdup(d->argv[0]),
+        c->pubkey = source_get(st, EMBER_AUTH_JWKS, ember_pu_xstrdup(d->argv[0]),
                                ca != NULL ? conf_path(ca, ca->argv[0]) : NULL,
                                c->min_refresh, d);
     }
@@ -483,22 +474,19 @@ static int conf_check(struct ember_auth_state *st, struct ember_auth_conf *c, in
     }
 
     /* 403's challenge names the scopes the route needs */
-    len = 64;
-    for (i = 0; i < c->scopes.n; i++)
-        len += strlen(c->scopes.s[i]) + 1;
-    free(c->challenge);
-    c->challenge = ember_auth_xmalloc(len + strlen(c->scheme) + 16);
-    sprintf(c->challenge, "%s error=\"insufficient_scope\"",
-            c->scheme[0] != '\0' ? c->scheme : DEFAULT_SCHEME);
+    ember_pu_buf_adds(&challenge, c->scheme[0] != '\0' ? c->scheme : DEFAULT_SCHEME);
+    ember_pu_buf_adds(&challenge, " error=\"insufficient_scope\"");
     if (c->scopes.n > 0) {
-        strcat(c->challenge, ", scope=\"");
+        ember_pu_buf_adds(&challenge, ", scope=\"");
         for (i = 0; i < c->scopes.n; i++) {
             if (i > 0)
-                strcat(c->challenge, " ");
-            strcat(c->challenge, c->scopes.s[i]);
+                ember_pu_buf_adds(&challenge, " ");
+            ember_pu_buf_adds(&challenge, c->scopes.s[i]);
         }
-        strcat(c->challenge, "\"");
+        ember_pu_buf_adds(&challenge, "\"");
     }
+    free(c->challenge);
+    c->challenge = challenge.p;
     c->complete = 1;
     return EMBER_OK;
 }
@@ -757,12 +745,6 @@ static int check_claims(const struct ember_auth_conf *c, struct json_object *cla
     return 0;
 }
 
-static int b64url_char(char ch)
-{
-    return (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9')
-           || ch == '-' || ch == '_';
-}
-
 /*
  * Verifies token (NUL-terminated, in the request's pool).  GOOD: *claims
  * is the verified payload, owned by the caller.  REFUSED: *status (401 or
@@ -793,7 +775,7 @@ static enum ember_auth_verdict verify(struct ember_auth_state *st,
                 dot1 = p;
             else
                 dot2 = p;
-        } else if (!b64url_char(*p)) {
+        } else if (ember_auth_b64url_value((unsigned char)*p) < 0) {
             snprintf(why, whylen, "malformed token (not base64url)");
             return EMBER_AUTH_REFUSED;
         }
@@ -915,7 +897,7 @@ failed:
 static int auth_init(void **state, const struct ember_host *host,
                      const struct ember_conf_block *global, struct ember_error *err)
 {
-    struct ember_auth_state *st = ember_auth_xcalloc(1, sizeof(*st));
+    struct ember_auth_state *st = ember_pu_xcalloc(1, sizeof(*st));
 
     st->host = host;
     st->global = conf_collect(host, global, err);

@@ -14,6 +14,8 @@
 
 #include <ember/plugin.h>
 
+#include "../common/plugutil.h"   /* ember_pu_xmalloc & co. */
+
 struct ember_auth_jwks_conn;
 struct ember_auth_jwks_fetcher;
 
@@ -88,10 +90,8 @@ enum ember_auth_verdict {
 };
 
 /* keys.c */
-void *ember_auth_xmalloc(size_t n);
-void *ember_auth_xcalloc(size_t n, size_t size);
-char *ember_auth_xstrdup(const char *s);
-char *ember_auth_xstrndup(const char *s, size_t n);
+/* The value (0-63) of c in the base64url alphabet, or -1. */
+int ember_auth_b64url_value(unsigned char c);
 /* Decodes base64url (no padding; '=' padding tolerated only at the end).
    Returns a malloc'd buffer (NUL-terminated, *len set) owned by the
    caller, or NULL if s is not base64url. */

@@ -9,11 +9,11 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
 
+#include "../common/plugutil.h"
 #include "jwks-fetch.h"
 
 #define CONNECT_TIMEOUT_MS  2000L
@@ -25,10 +25,9 @@ struct ember_auth_jwks_conn {
 };
 
 struct body {
-    char   *data;
-    size_t  len;
-    size_t  max;
-    int     too_big;
+    struct ember_pu_buf  buf;
+    size_t               max;
+    int                  too_big;
 };
 
 static int curl_ready;
@@ -38,16 +37,11 @@ static size_t on_data(char *p, size_t size, size_t nmemb, void *ud)
     struct body *b = ud;
     size_t       n = size * nmemb;
 
-    if (b->len + n > b->max) {
+    if (b->buf.len + n > b->max) {
         b->too_big = 1;
         return 0;
     }
-    b->data = realloc(b->data, b->len + n + 1);
-    if (b->data == NULL)
-        abort();
-    memcpy(b->data + b->len, p, n);
-    b->len += n;
-    b->data[b->len] = '\0';
+    ember_pu_buf_add(&b->buf, p, n);
     return n;
 }
 
@@ -95,9 +89,7 @@ static struct ember_auth_jwks_conn *conn_open(const char *url, const char *ca_fi
         }
         curl_ready = 1;
     }
-    c = calloc(1, sizeof(*c));
-    if (c == NULL)
-        abort();
+    c = ember_pu_xcalloc(1, sizeof(*c));
     c->curl = curl_easy_init();
     if (c->curl == NULL) {
         free(c);
@@ -130,7 +122,7 @@ static struct ember_auth_jwks_conn *conn_open(const char *url, const char *ca_fi
 static int conn_fetch(struct ember_auth_jwks_conn *c, long timeout_ms, size_t max_bytes,
                       long *status, char **body, size_t *len, char *why, size_t whylen)
 {
-    struct body b = { NULL, 0, max_bytes, 0 };
+    struct body b = { { NULL, 0, 0 }, max_bytes, 0 };
     CURLcode    rc;
 
     *body = NULL;
@@ -142,7 +134,7 @@ static int conn_fetch(struct ember_auth_jwks_conn *c, long timeout_ms, size_t ma
     rc = curl_easy_perform(c->curl);
     curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, NULL);
     if (rc != CURLE_OK) {
-        free(b.data);
+        free(b.buf.p);
         if (b.too_big)
             snprintf(why, whylen, "larger than %zu bytes", max_bytes);
         else
@@ -150,13 +142,8 @@ static int conn_fetch(struct ember_auth_jwks_conn *c, long timeout_ms, size_t ma
         return -1;
     }
     curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, status);
-    if (b.data == NULL) {
-        b.data = calloc(1, 1);
-        if (b.data == NULL)
-            abort();
-    }
-    *body = b.data;
-    *len = b.len;
+    *body = b.buf.p != NULL ? b.buf.p : ember_pu_xcalloc(1, 1);
+    *len = b.buf.len;
     return 0;
 }
 

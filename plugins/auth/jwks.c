@@ -48,10 +48,10 @@ static char *fetcher_path(void)
     size_t      dir;
 
     if (dladdr((const void *)(uintptr_t)&fetcher_path, &info) == 0 || info.dli_fname == NULL)
-        return ember_auth_xstrdup(EMBER_AUTH_JWKS_FILE);
+        return ember_pu_xstrdup(EMBER_AUTH_JWKS_FILE);
     slash = strrchr(info.dli_fname, '/');
     dir = slash != NULL ? (size_t)(slash - info.dli_fname) + 1 : 0;
-    path = ember_auth_xmalloc(dir + sizeof(EMBER_AUTH_JWKS_FILE));
+    path = ember_pu_xmalloc(dir + sizeof(EMBER_AUTH_JWKS_FILE));
     memcpy(path, info.dli_fname, dir);
     memcpy(path + dir, EMBER_AUTH_JWKS_FILE, sizeof(EMBER_AUTH_JWKS_FILE));
     return path;
@@ -148,7 +148,7 @@ static int take_keys(struct ember_auth_state *st, struct ember_auth_source *src,
     n = json_object_array_length(arr);
     if (n > JWKS_MAX_KEYS)
         n = JWKS_MAX_KEYS;
-    keys = ember_auth_xcalloc(n, sizeof(*keys));
+    keys = ember_pu_xcalloc(n, sizeof(*keys));
     for (i = 0; i < n; i++) {
         struct json_object *jwk = json_object_array_get_idx(arr, i);
         struct json_object *v;

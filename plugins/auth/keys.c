@@ -19,39 +19,7 @@
 /* A key file or variable larger than this is not a public key. */
 #define MAX_PEM_BYTES (64 * 1024)
 
-void *ember_auth_xmalloc(size_t n)
-{
-    void *p = malloc(n ? n : 1);
-
-    if (p == NULL)
-        abort();
-    return p;
-}
-
-void *ember_auth_xcalloc(size_t n, size_t size)
-{
-    void *p = calloc(n ? n : 1, size ? size : 1);
-
-    if (p == NULL)
-        abort();
-    return p;
-}
-
-char *ember_auth_xstrndup(const char *s, size_t n)
-{
-    char *p = ember_auth_xmalloc(n + 1);
-
-    memcpy(p, s, n);
-    p[n] = '\0';
-    return p;
-}
-
-char *ember_auth_xstrdup(const char *s)
-{
-    return ember_auth_xstrndup(s, strlen(s));
-}
-
-static int b64url_value(unsigned char c)
+int ember_auth_b64url_value(unsigned char c)
 {
     if (c >= 'A' && c <= 'Z')
         return c - 'A';
@@ -78,9 +46,9 @@ unsigned char *ember_auth_b64url_decode(const char *s, size_t n, size_t *len)
         n--;
     if (n % 4 == 1)
         return NULL;
-    out = ember_auth_xmalloc(n / 4 * 3 + 3);
+    out = ember_pu_xmalloc(n / 4 * 3 + 3);
     for (i = 0; i < n; i++) {
-        int v = b64url_value((unsigned char)s[i]);
+        int v = ember_auth_b64url_value((unsigned char)s[i]);
 
         if (v < 0) {
             free(out);
@@ -177,7 +145,7 @@ static int export_pem(gnutls_pubkey_t pub, char **pem, size_t *len, int *pk, int
     rc = gnutls_pubkey_export2(pub, GNUTLS_X509_FMT_PEM, &out);
     if (rc < 0)
         return rc;
-    *pem = ember_auth_xstrndup((const char *)out.data, out.size);
+    *pem = ember_pu_xstrndup((const char *)out.data, out.size);
     *len = out.size;
     gnutls_free(out.data);
     return 0;
@@ -231,7 +199,7 @@ static unsigned char *read_file(const char *path, size_t *len, char *why, size_t
         snprintf(why, whylen, "%s", strerror(errno));
         return NULL;
     }
-    buf = ember_auth_xmalloc(MAX_PEM_BYTES + 1);
+    buf = ember_pu_xmalloc(MAX_PEM_BYTES + 1);
     n = fread(buf, 1, MAX_PEM_BYTES + 1, f);
     if (ferror(f)) {
         snprintf(why, whylen, "read error");
@@ -255,7 +223,7 @@ static unsigned char *read_file(const char *path, size_t *len, char *why, size_t
 static unsigned char *env_pem(const char *value, size_t *len)
 {
     size_t         n = strlen(value), i, o = 0;
-    unsigned char *out = ember_auth_xmalloc(n + 1);
+    unsigned char *out = ember_pu_xmalloc(n + 1);
     int            escaped = strchr(value, '\n') == NULL && strstr(value, "\\n") != NULL;
 
     for (i = 0; i < n; i++) {
@@ -292,7 +260,7 @@ int ember_auth_source_load(struct ember_auth_state *st, struct ember_auth_source
                               "is %s; set it to the HMAC secret", src->file, src->line,
                               src->ident, value == NULL ? "not set" : "empty");
         src->len = strlen(value);
-        src->bytes = (unsigned char *)ember_auth_xstrndup(value, src->len);
+        src->bytes = (unsigned char *)ember_pu_xstrndup(value, src->len);
         src->loaded = 1;
         return EMBER_OK;
     case EMBER_AUTH_PEM_FILE:
@@ -440,9 +408,9 @@ int ember_auth_jwk_to_pem(struct json_object *jwk, struct ember_auth_jwk *key,
         goto fail;
     }
     s = jwk_string(jwk, "kid");
-    key->kid = s != NULL ? ember_auth_xstrdup(s) : NULL;
+    key->kid = s != NULL ? ember_pu_xstrdup(s) : NULL;
     s = jwk_string(jwk, "alg");
-    key->alg = s != NULL ? ember_auth_xstrdup(s) : NULL;
+    key->alg = s != NULL ? ember_pu_xstrdup(s) : NULL;
     free(a.data);
     free(b.data);
     return EMBER_OK;
