@@ -802,7 +802,7 @@ int ember_event_parse(struct ember_event *ev, struct ember_pool *pool,
 /* ------------------------------------------------------------ responses */
 
 /* Strict UTF-8: no overlong forms, no surrogates, nothing above U+10FFFF. */
-static int utf8_valid(const unsigned char *s, size_t n)
+int ember_utf8_valid(const unsigned char *s, size_t n)
 {
     size_t i = 0;
 
@@ -928,7 +928,7 @@ static void add_body(struct json_object *o, const struct ember_response *res,
 {
     const char *body = res->body ? res->body : "";
     size_t      n = res->body ? res->body_len : 0;
-    int         b64 = res->binary || !utf8_valid((const unsigned char *) body, n);
+    int         b64 = res->binary || !ember_utf8_valid((const unsigned char *) body, n);
 
     if (b64) {
         size_t enc_len;

@@ -49,6 +49,10 @@ int ember_event_parse(struct ember_event *ev, struct ember_pool *pool,
 char *ember_event_response(const struct ember_event *ev, const struct ember_response *res,
                            struct ember_pool *pool, size_t *len);
 
+/* Strict UTF-8 (no overlong forms, surrogates or code points past U+10FFFF):
+   a body that is not is sent base64-encoded. */
+int ember_utf8_valid(const unsigned char *s, size_t n);
+
 /* Base64 (standard alphabet, padding optional on input). Pool-allocated. */
 char *ember_base64_encode(struct ember_pool *pool, const void *data, size_t len, size_t *outlen);
 int   ember_base64_decode(struct ember_pool *pool, const char *s, size_t len,

@@ -36,6 +36,7 @@
 
 #include "buf.h"
 #include "error.h"
+#include "event.h"
 #include "xalloc.h"
 #include "rtapi.h"
 #include "front.h"
@@ -115,46 +116,6 @@ static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const 
     h->v[h->n].value = value != NULL ? value : "";
     h->n++;
     return MHD_YES;
-}
-
-static int utf8_valid(const unsigned char *s, size_t n)
-{
-    size_t i = 0;
-
-    while (i < n) {
-        unsigned char c = s[i];
-        size_t len, k;
-        unsigned cp;
-
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        if ((c & 0xe0) == 0xc0) {
-            len = 2;
-            cp = c & 0x1f;
-        } else if ((c & 0xf0) == 0xe0) {
-            len = 3;
-            cp = c & 0x0f;
-        } else if ((c & 0xf8) == 0xf0) {
-            len = 4;
-            cp = c & 0x07;
-        } else {
-            return 0;
-        }
-        if (i + len > n)
-            return 0;
-        for (k = 1; k < len; k++) {
-            if ((s[i + k] & 0xc0) != 0x80)
-                return 0;
-            cp = (cp << 6) | (s[i + k] & 0x3f);
-        }
-        if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000)
-            || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-            return 0;
-        i += len;
-    }
-    return 1;
 }
 
 /* Hop-by-hop or framing headers: libmicrohttpd writes its own. */
@@ -347,7 +308,7 @@ static enum MHD_Result serve(struct ember_front *f, struct MHD_Connection *conn,
         ar.body = rq->body.data;
         ar.body_len = rq->body.len;
         ar.binary = !ember_apigw_is_text(ctype)
-                    || !utf8_valid((const unsigned char *)rq->body.data, rq->body.len);
+                    || !ember_utf8_valid((const unsigned char *)rq->body.data, rq->body.len);
     }
     ar.stage = conf->stage;
     ar.source_ip = ip;
