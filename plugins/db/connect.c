@@ -1,0 +1,279 @@
+/*
+ * connect.c - the db plugin's connections: which settings choose one, how
+ * one opens (the connection string from the environment, connect_timeout
+ * bounded by the invocation's deadline, our options after the string's),
+ * and whether an idle one is still alive.  The connection string is never
+ * logged: it may hold a password.
+ */
+#define _GNU_SOURCE
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "db.h"
+
+/* ---------------------------------------------------------------- small helpers */
+
+int64_t ember_db_now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* libpq's messages end with a newline and may span lines: one line. */
+const char *ember_db_one_line(char *buf, size_t size, const char *msg)
+{
+    size_t i, j = 0;
+
+    if (msg == NULL || *msg == '\0')
+        msg = "unknown error";
+    for (i = 0; msg[i] != '\0' && j + 3 < size; i++) {
+        if (msg[i] == '\n') {
+            if (msg[i + 1] == '\0')
+                break;
+            buf[j++] = ';';
+            buf[j++] = ' ';
+            while (msg[i + 1] == '\t' || msg[i + 1] == ' ')
+                i++;
+        } else {
+            buf[j++] = msg[i];
+        }
+    }
+    buf[j] = '\0';
+    return buf;
+}
+
+/* ---------------------------------------------------------------- settings */
+
+/* Overrides from block b (global or route) on top of *s. */
+int ember_db_read_settings(const struct ember_db *db, const struct ember_conf_block *b,
+                         struct ember_db_settings *s, struct ember_error *err)
+{
+    const struct ember_host           *host = db->host;
+    const struct ember_conf_directive *d;
+    const char                        *c;
+    long                               v;
+
+    if (b == NULL)
+        return EMBER_OK;
+    d = host->conf_find(b, "url_env");
+    if (d != NULL) {
+        for (c = d->argv[0]; *c != '\0'; c++)
+            if (!isalnum((unsigned char) *c) && *c != '_')
+                break;
+        if (*d->argv[0] == '\0' || *c != '\0')
+            return host->fail(err, 500, "%s:%d: db: url_env \"%s\": not an environment "
+                              "variable name", d->file, d->line, d->argv[0]);
+        s->url_env = d->argv[0];
+    }
+    d = host->conf_find(b, "connect_timeout");
+    if (d != NULL) {
+        if (ember_pu_parse_long(d->argv[0], 1, 900, &v) != 0)
+            return host->fail(err, 500, "%s:%d: db: connect_timeout \"%s\": expected "
+                              "seconds, 1 to 900", d->file, d->line, d->argv[0]);
+        s->connect_timeout = (int) v;
+    }
+    d = host->conf_find(b, "statement_timeout");
+    if (d != NULL) {
+        if (ember_pu_parse_long(d->argv[0], 0, INT_MAX, &v) != 0)
+            return host->fail(err, 500, "%s:%d: db: statement_timeout \"%s\": expected "
+                              "milliseconds (0: none)", d->file, d->line, d->argv[0]);
+        s->statement_timeout = v;
+    }
+    return EMBER_OK;
+}
+
+/* The connection for these settings; created (unconnected) if new. */
+struct ember_db_conn *ember_db_conn_for(struct ember_db *db,
+                                        const struct ember_db_settings *s)
+{
+    struct ember_db_conn *c;
+
+    for (c = db->conns; c != NULL; c = c->next)
+        if (strcmp(c->url_env, s->url_env) == 0 && c->connect_timeout == s->connect_timeout
+            && c->statement_timeout == s->statement_timeout)
+            return c;
+    c = ember_pu_xcalloc(1, sizeof(*c));
+    c->url_env = s->url_env;
+    c->connect_timeout = s->connect_timeout;
+    c->statement_timeout = s->statement_timeout;
+    c->next = db->conns;
+    db->conns = c;
+    return c;
+}
+
+/* ---------------------------------------------------------------- the connection */
+
+/* Server messages outside a query: a FATAL one says why the connection is
+   about to close (kept for the log line of the next request); others are
+   logged. */
+static void on_notice(void *arg, const PGresult *res)
+{
+    struct ember_db_conn *c = arg;
+    const char     *sev = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
+    const char     *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+
+    if (msg == NULL)
+        return;
+    if (sev != NULL && (strcmp(sev, "FATAL") == 0 || strcmp(sev, "PANIC") == 0))
+        snprintf(c->lost, sizeof(c->lost), "%s", msg);
+}
+
+void ember_db_conn_drop(struct ember_db_conn *c)
+{
+    if (c->pg != NULL)
+        PQfinish(c->pg);
+    c->pg = NULL;
+}
+
+/*
+ * Is the idle connection still there?  A server that shut down or timed
+ * us out has said so (FATAL) and closed the socket: read what is pending,
+ * without blocking, before trusting it with a statement.
+ */
+int ember_db_conn_alive(struct ember_db_conn *c)
+{
+    struct pollfd pfd;
+    PGnotify     *nf;
+    int           i;
+
+    /* Each round reads what is there (a message, then the EOF) and parses
+       it (PQnotifies does), which hands a FATAL message to on_notice. */
+    for (i = 0; i < 4 && c->pg != NULL && PQstatus(c->pg) == CONNECTION_OK; i++) {
+        pfd.fd = PQsocket(c->pg);
+        pfd.events = POLLIN;
+        pfd.revents = 0;
+        if (pfd.fd < 0 || poll(&pfd, 1, 0) <= 0)
+            break;
+        if (!PQconsumeInput(c->pg))
+            break;
+        for (nf = PQnotifies(c->pg); nf != NULL; nf = PQnotifies(c->pg))
+            PQfreemem(nf);                   /* LISTEN is not ours: drop */
+    }
+    return c->pg != NULL && PQstatus(c->pg) == CONNECTION_OK;
+}
+
+/* Wait until fd is ready for `events` or the monotonic time `end`;
+   1 ready, 0 timeout, -1 error. */
+int ember_db_wait_fd(int fd, short events, int64_t end)
+{
+    struct pollfd pfd;
+    int64_t       left;
+    int           rc;
+
+    for (;;) {
+        left = end - ember_db_now_ms();
+        if (left <= 0)
+            return 0;
+        pfd.fd = fd;
+        pfd.events = events;
+        pfd.revents = 0;
+        rc = poll(&pfd, 1, left > INT_MAX ? INT_MAX : (int) left);
+        if (rc > 0)
+            return 1;
+        if (rc == 0)
+            return 0;
+        if (errno != EINTR)
+            return -1;
+    }
+}
+
+/*
+ * Open c->pg, polling until `end` (monotonic ms: the request's budget) or
+ * connect_timeout, whichever comes first.  The connection string is never
+ * logged: it may hold a password.
+ */
+int ember_db_conn_open(struct ember_db *db, struct ember_db_conn *c,
+                       struct ember_exchange *ex, int64_t end, struct ember_error *err)
+{
+    const struct ember_host *host = db->host;
+    const char              *url = getenv(c->url_env);
+    const char              *keys[6], *vals[6];
+    char                     timeout[16], line[512];
+    char                    *options = NULL;
+    int64_t                  conn_end;
+    PostgresPollingStatusType st;
+    int                      n = 0, rc;
+
+    if (url == NULL)
+        return host->fail(err, 500, "db: environment variable %s is not set (it holds the "
+                          "connection string)", c->url_env);
+
+    /* Parse it first: libpq's own complaint about a malformed string may
+       quote it, password and all.  Our options go after the string's, so
+       that statement_timeout adds to them. */
+    {
+        PQconninfoOption *opts, *o;
+        char             *perr = NULL;
+        const char       *theirs = NULL;
+
+        opts = PQconninfoParse(url, &perr);
+        if (opts == NULL) {
+            PQfreemem(perr);
+            return host->fail(err, 500, "db: $%s is not a valid libpq connection string",
+                              c->url_env);
+        }
+        for (o = opts; o->keyword != NULL; o++)
+            if (strcmp(o->keyword, "options") == 0 && o->val != NULL && *o->val != '\0')
+                theirs = o->val;
+        if (c->statement_timeout > 0
+            && asprintf(&options, "%s%s-c statement_timeout=%ld", theirs ? theirs : "",
+                        theirs ? " " : "", c->statement_timeout) < 0)
+            abort();
+        PQconninfoFree(opts);
+    }
+    snprintf(timeout, sizeof(timeout), "%d", c->connect_timeout);
+    keys[n] = "dbname";                    vals[n++] = url;
+    keys[n] = "connect_timeout";           vals[n++] = timeout;
+    keys[n] = "fallback_application_name"; vals[n++] = "ember";
+    if (options != NULL) {
+        keys[n] = "options";               vals[n++] = options;
+    }
+    keys[n] = NULL;                        vals[n] = NULL;
+
+    conn_end = ember_db_now_ms() + (int64_t) c->connect_timeout * 1000;
+    if (conn_end > end)
+        conn_end = end;
+    c->lost[0] = '\0';
+    c->pg = PQconnectStartParams(keys, vals, 1);
+    free(options);
+    if (c->pg == NULL)
+        abort();   /* libpq could not allocate */
+    st = PGRES_POLLING_WRITING;
+    while (PQstatus(c->pg) != CONNECTION_BAD && st != PGRES_POLLING_OK
+           && st != PGRES_POLLING_FAILED) {
+        rc = ember_db_wait_fd(PQsocket(c->pg), st == PGRES_POLLING_READING ? POLLIN : POLLOUT, conn_end);
+        if (rc == 0) {
+            ember_db_conn_drop(c);
+            if (conn_end == end)
+                return host->fail(err, 504, "db: connecting: the invocation's deadline "
+                                  "came first");
+            return host->fail(err, 503, "db: cannot connect: no answer within %d s "
+                              "(connect_timeout)", c->connect_timeout);
+        }
+        if (rc < 0)
+            break;
+        st = PQconnectPoll(c->pg);
+    }
+    if (PQstatus(c->pg) != CONNECTION_OK) {
+        rc = host->fail(err, 503, "db: cannot connect: %s",
+                        ember_db_one_line(line, sizeof(line), PQerrorMessage(c->pg)));
+        ember_db_conn_drop(c);
+        return rc;
+    }
+    PQsetNoticeReceiver(c->pg, on_notice, c);
+    c->gen++;
+    if (c->gen == 0)
+        c->gen = 1;
+    host->mark(ex, "db.connect");
+    host->log(EMBER_LOG_DEBUG, "db: connected (server %d)", PQserverVersion(c->pg));
+    return EMBER_OK;
+}

@@ -1,0 +1,213 @@
+/*
+ * exec.c - running a route's statement on its connection: prepared once
+ * per connection, sent asynchronously, waited for until the invocation's
+ * deadline (then cancelled), the connection replaced when found dead and
+ * the statement retried once when that is safe; a failed statement's
+ * SQLSTATE becomes the HTTP status.
+ */
+#define _GNU_SOURCE
+
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "db.h"
+
+/*
+ * Collect the results of what was sent, polling until `end`.  *out gets
+ * the last result (the caller PQclears it).  EMBER_DB_WAIT_GONE: the connection
+ * broke (*out may still hold the error); EMBER_DB_WAIT_TIMEOUT: nothing yet.
+ */
+static enum ember_db_wait wait_result(PGconn *pg, int64_t end, PGresult **out)
+{
+    PGresult *last = NULL, *r;
+    int       rc;
+
+    *out = NULL;
+    for (;;) {
+        while (!PQisBusy(pg)) {
+            r = PQgetResult(pg);
+            if (r == NULL) {
+                *out = last;
+                if (last == NULL || PQstatus(pg) != CONNECTION_OK)
+                    return EMBER_DB_WAIT_GONE;
+                return EMBER_DB_WAIT_OK;
+            }
+            /* Keep the first error, else the latest result. */
+            if (last != NULL && PQresultStatus(last) == PGRES_FATAL_ERROR) {
+                PQclear(r);
+                continue;
+            }
+            PQclear(last);
+            last = r;
+        }
+        rc = ember_db_wait_fd(PQsocket(pg), POLLIN, end);
+        if (rc == 0) {
+            PQclear(last);
+            return EMBER_DB_WAIT_TIMEOUT;
+        }
+        if (rc < 0 || !PQconsumeInput(pg)) {
+            if (PQisBusy(pg)) {
+                PQclear(last);
+                return EMBER_DB_WAIT_GONE;
+            }
+        }
+    }
+}
+
+/* Ask the server to stop the running statement and wait a little for it
+   to say so; a connection that stays busy is closed. */
+static void cancel_running(struct ember_db_conn *c)
+{
+    PGcancel *cn = PQgetCancel(c->pg);
+    PGresult *r = NULL;
+    char      buf[256];
+
+    if (cn != NULL) {
+        PQcancel(cn, buf, sizeof(buf));
+        PQfreeCancel(cn);
+    }
+    if (wait_result(c->pg, ember_db_now_ms() + EMBER_DB_CANCEL_GRACE_MS, &r) != EMBER_DB_WAIT_OK)
+        ember_db_conn_drop(c);
+    PQclear(r);
+}
+
+/* ---------------------------------------------------------------- statuses */
+
+/* The HTTP status for a failed statement's SQLSTATE. */
+static int status_of(const char *sqlstate)
+{
+    if (sqlstate == NULL || strlen(sqlstate) != 5)
+        return 500;
+    if (strcmp(sqlstate, "57014") == 0)          /* query_canceled / statement_timeout */
+        return 504;
+    if (strncmp(sqlstate, "23", 2) == 0)         /* integrity constraint violation */
+        return 409;
+    if (strncmp(sqlstate, "22", 2) == 0)         /* data exception: bad input */
+        return 400;
+    if (strncmp(sqlstate, "08", 2) == 0          /* connection exception */
+        || strncmp(sqlstate, "53", 2) == 0       /* insufficient resources */
+        || strncmp(sqlstate, "57P", 3) == 0)     /* server shutting down / starting */
+        return 503;
+    return 500;
+}
+
+int ember_db_fail_result(struct ember_db *db, PGresult *res, struct ember_error *err)
+{
+    const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+    int         status = status_of(state);
+    char        line[512];
+
+    if (msg == NULL)
+        msg = ember_db_one_line(line, sizeof(line), PQresultErrorMessage(res));
+    return db->host->fail(err, status, "db: %s (SQLSTATE %s)", msg, state ? state : "none");
+}
+
+/* ---------------------------------------------------------------- running */
+
+/* Why c broke, in one line: the server's own word if it gave one. */
+static const char *lost_cause(const struct ember_db_conn *c, const PGresult *res, char *buf,
+                              size_t size)
+{
+    const char *msg = res != NULL ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+
+    if (msg != NULL)
+        return msg;
+    if (c->lost[0] != '\0')
+        return c->lost;
+    return ember_db_one_line(buf, size, c->pg != NULL ? PQerrorMessage(c->pg) : NULL);
+}
+
+/*
+ * Prepare (once per connection) and run r's statement with vals, opening
+ * or replacing the connection as needed, until `end`.  On success *out is
+ * the result (caller PQclears).
+ */
+int ember_db_execute(struct ember_db *db, struct ember_db_route *r,
+                     struct ember_exchange *ex, const char *const *vals, int64_t end,
+                     PGresult **out, struct ember_error *err)
+{
+    const struct ember_host *host = db->host;
+    struct ember_db_conn          *c = r->conn;
+    int                      fresh = 0, rc, sent;
+    char                     lost[320], line[512];
+    PGresult                *res = NULL;
+    enum ember_db_wait             w;
+
+    *out = NULL;
+    lost[0] = '\0';
+    for (;;) {
+        if (c->pg != NULL && !ember_db_conn_alive(c)) {
+            snprintf(lost, sizeof(lost), "connection lost (%s)",
+                     lost_cause(c, NULL, line, sizeof(line)));
+            ember_db_conn_drop(c);
+        }
+        if (c->pg == NULL) {
+            rc = ember_db_conn_open(db, c, ex, end, err);
+            if (rc != EMBER_OK) {
+                if (lost[0] != '\0') {
+                    char why[sizeof(err->message)];
+
+                    snprintf(why, sizeof(why), "%s", err->message);
+                    host->fail(err, err->status, "db: %s; then %s", lost,
+                               strncmp(why, "db: ", 4) == 0 ? why + 4 : why);
+                }
+                return rc;
+            }
+            if (lost[0] != '\0')
+                host->log(EMBER_LOG_INFO, "db: %s; reconnected", lost);
+            lost[0] = '\0';
+            fresh = 1;
+        }
+
+        if (r->prepared_gen != c->gen) {
+            sent = PQsendPrepare(c->pg, r->stmt, r->sql, r->nbinds, NULL);
+            w = sent ? wait_result(c->pg, end, &res) : EMBER_DB_WAIT_GONE;
+            if (w == EMBER_DB_WAIT_TIMEOUT) {
+                /* Whether it got prepared is unknown: start afresh next time. */
+                cancel_running(c);
+                ember_db_conn_drop(c);
+                return host->fail(err, 504, "db: preparing the statement: the invocation's "
+                                  "deadline came first");
+            }
+            if (w == EMBER_DB_WAIT_GONE) {
+                snprintf(lost, sizeof(lost), "connection lost while preparing (%s)",
+                         lost_cause(c, res, line, sizeof(line)));
+                PQclear(res);
+                ember_db_conn_drop(c);
+                if (!fresh)
+                    continue;           /* nothing ran: safe to retry */
+                return host->fail(err, 503, "db: %s", lost);
+            }
+            if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+                rc = ember_db_fail_result(db, res, err);
+                PQclear(res);
+                return rc;
+            }
+            PQclear(res);
+            r->prepared_gen = c->gen;
+        }
+
+        sent = PQsendQueryPrepared(c->pg, r->stmt, r->nbinds, vals, NULL, NULL, 0);
+        w = sent ? wait_result(c->pg, end, &res) : EMBER_DB_WAIT_GONE;
+        if (w == EMBER_DB_WAIT_TIMEOUT) {
+            cancel_running(c);
+            return host->fail(err, 504, "db: the statement was cancelled: the invocation's "
+                              "deadline came first");
+        }
+        if (w == EMBER_DB_WAIT_GONE) {
+            snprintf(lost, sizeof(lost), "connection lost during the statement (%s)",
+                     lost_cause(c, res, line, sizeof(line)));
+            PQclear(res);
+            ember_db_conn_drop(c);
+            if (!fresh && r->readonly)
+                continue;               /* read-only: retry once on a new connection */
+            return host->fail(err, 503, "db: %s%s", lost,
+                              r->readonly ? "" : "; not retried (not read-only)");
+        }
+        *out = res;
+        return EMBER_OK;
+    }
+}
+

@@ -1,0 +1,183 @@
+/*
+ * result.c - a statement's rows as typed JSON for the response plugin:
+ * int2/4/8, oid -> integers; float4/8 -> numbers; numeric -> exact
+ * canonical numbers (1.50 -> 1.5); bool; json/jsonb embedded; NULL ->
+ * null; NaN/Infinity and everything else -> strings.  `result one|many|none`
+ * picks the shape and the status.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db.h"
+
+/* Type OIDs (src/include/catalog/pg_type.dat); stable since forever. */
+#define OID_BOOL     16
+#define OID_INT8     20
+#define OID_INT2     21
+#define OID_INT4     23
+#define OID_OID      26
+#define OID_JSON     114
+#define OID_FLOAT4   700
+#define OID_FLOAT8   701
+#define OID_NUMERIC  1700
+#define OID_JSONB    3802
+
+/* ---------------------------------------------------------------- results */
+
+/*
+ * A numeric's text as a JSON number, exact but canonical: trailing zeros
+ * of the fraction dropped ("1.50" -> 1.5, "7.00" -> 7), integers that fit
+ * int64 as integers, others keeping their digits.  NaN and infinities are
+ * not JSON numbers: strings.  Returns a new object (caller owns).
+ */
+static struct json_object *numeric_json(const char *v, int len)
+{
+    char               *s = ember_pu_xstrndup(v, (size_t) len);
+    char               *dot, *e, *end;
+    struct json_object *o;
+    long long           ll;
+    double              d;
+
+    if (strspn(s + (s[0] == '-'), "0123456789.") != strlen(s + (s[0] == '-'))
+        || s[s[0] == '-'] == '\0') {
+        o = json_object_new_string(s);           /* NaN, Infinity, -Infinity */
+        free(s);
+        return o;
+    }
+    dot = strchr(s, '.');
+    if (dot != NULL) {
+        e = s + strlen(s);
+        while (e > dot + 1 && e[-1] == '0')
+            *--e = '\0';
+        if (e == dot + 1)
+            *dot = '\0';
+    }
+    if (strcmp(s, "-0") == 0)
+        strcpy(s, "0");
+    if (strchr(s, '.') == NULL) {
+        errno = 0;
+        ll = strtoll(s, &end, 10);
+        if (errno == 0 && *end == '\0') {
+            free(s);
+            return json_object_new_int64(ll);
+        }
+    }
+    d = strtod(s, NULL);
+    o = json_object_new_double_s(d, s);
+    free(s);
+    return o;
+}
+
+/* One field as JSON by its column's type; NULL is JSON null. Caller owns. */
+static struct json_object *field_json(const PGresult *res, int row, int col)
+{
+    const char         *v;
+    int                 len;
+    char               *end;
+    long long           ll;
+    double              d;
+    struct json_object *o;
+
+    if (PQgetisnull(res, row, col))
+        return NULL;
+    v = PQgetvalue(res, row, col);
+    len = PQgetlength(res, row, col);
+    switch (PQftype(res, col)) {
+    case OID_INT2:
+    case OID_INT4:
+    case OID_INT8:
+    case OID_OID:
+        errno = 0;
+        ll = strtoll(v, &end, 10);
+        if (errno == 0 && *end == '\0' && end != v)
+            return json_object_new_int64(ll);
+        break;
+    case OID_FLOAT4:
+    case OID_FLOAT8:
+        d = strtod(v, &end);
+        if (*end == '\0' && end != v && isfinite(d))
+            return json_object_new_double_s(d, v);
+        break;                                   /* NaN, Infinity: strings */
+    case OID_NUMERIC:
+        return numeric_json(v, len);
+    case OID_BOOL:
+        return json_object_new_boolean(v[0] == 't');
+    case OID_JSON:
+    case OID_JSONB: {
+        struct json_tokener *tok = json_tokener_new();
+
+        if (tok == NULL)
+            abort();
+        json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+        o = json_tokener_parse_ex(tok, v, len + 1);   /* with the NUL: "5" ends */
+        if (json_tokener_get_error(tok) != json_tokener_success) {
+            json_object_put(o);
+            o = NULL;
+        }
+        json_tokener_free(tok);
+        if (o != NULL || (len == 4 && memcmp(v, "null", 4) == 0))
+            return o;
+        break;
+    }
+    default:
+        break;
+    }
+    return json_object_new_string_len(v, len);
+}
+
+/* Row `row` as an object keyed by column name. Caller owns. */
+static struct json_object *row_json(const PGresult *res, int row)
+{
+    struct json_object *o = json_object_new_object();
+    int                 col, ncols = PQnfields(res);
+
+    for (col = 0; col < ncols; col++)
+        json_object_object_add(o, PQfname(res, col), field_json(res, row, col));
+    return o;
+}
+
+int ember_db_result(struct ember_db *db, struct ember_db_route *r, const PGresult *res,
+                    struct ember_exchange *ex)
+{
+    const struct ember_host *host = db->host;
+    struct json_object      *out;
+    int                      rows, status;
+
+    rows = PQntuples(res);
+    switch (r->result) {
+    case EMBER_DB_RESULT_ONE:
+        if (rows == 0)
+            return host->fail(ex->err, 404, "db: no row");
+        out = row_json(res, 0);
+        status = r->status ? r->status : 200;
+        break;
+    case EMBER_DB_RESULT_AUTO:
+        if (PQresultStatus(res) == PGRES_COMMAND_OK) {
+            out = NULL;
+            status = r->status ? r->status : 204;
+            break;
+        }
+        /* fall through */
+    case EMBER_DB_RESULT_MANY: {
+        int i;
+
+        out = json_object_new_array_ext(rows);
+        for (i = 0; i < rows; i++)
+            json_object_array_add(out, row_json(res, i));
+        status = r->status ? r->status : 200;
+        break;
+    }
+    case EMBER_DB_RESULT_NONE:
+    default:
+        out = NULL;
+        status = r->status ? r->status : 204;
+        break;
+    }
+    if (out != NULL)
+        json_object_object_add(ex->vars, "result", out);   /* transfers out */
+    host->set_status(ex, status);
+    return EMBER_CONTINUE;
+}
