@@ -21,6 +21,7 @@
 
 #include "buf.h"
 #include "conf.h"
+#include "cors.h"
 #include "error.h"
 #include "event.h"
 #include "exchange.h"
@@ -223,6 +224,40 @@ static const char *strip_stage(const struct ember_app *app, const struct ember_e
     return path;
 }
 
+/*
+ * The route whose CORS settings answer a preflight for path: the route of
+ * the method the browser asks about, else an OPTIONS route, else the first
+ * method the path allows.  NULL if none.
+ */
+static struct ember_route *preflight_route(struct ember_app *app, const struct ember_exchange *ex,
+                                           const char *path)
+{
+    const char         *tries[2], *allow = NULL;
+    struct ember_route *route = NULL;
+    struct ember_kv    *params = NULL;
+    size_t              nparams = 0, i;
+
+    tries[0] = ex->host->header(ex, "access-control-request-method");
+    tries[1] = "OPTIONS";
+    for (i = 0; i < 2; i++) {
+        enum ember_route_match m = ember_router_match(app->router, tries[i], path, app->pool,
+                                                      &route, &params, &nparams, &allow);
+
+        if (m == EMBER_ROUTE_FOUND)
+            return route;
+        if (m == EMBER_ROUTE_NONE)
+            return NULL;
+    }
+    if (allow != NULL && *allow != '\0') {
+        char *first = ember_pool_strndup(app->pool, allow, strcspn(allow, ", "));
+
+        if (ember_router_match(app->router, first, path, app->pool, &route, &params, &nparams,
+                               &allow) == EMBER_ROUTE_FOUND)
+            return route;
+    }
+    return NULL;
+}
+
 /* Route and run the chain; the response is in ex->res whatever happens. */
 static void dispatch(struct ember_app *app, struct ember_event *ev, struct ember_exchange *ex)
 {
@@ -234,6 +269,17 @@ static void dispatch(struct ember_app *app, struct ember_event *ev, struct ember
     enum ember_route_match  m;
 
     req->path = strip_stage(app, ev, req->path);
+    if (ember_cors_is_preflight(ex)) {
+        /* answered from the route's CORS settings: no plugin runs or loads */
+        route = preflight_route(app, ex, req->path);
+        if (route != NULL && route->cors != NULL) {
+            ember_journey_mark("route");
+            ex->route = &route->info;
+            ember_cors_apply(route->cors, ex, 1);
+            return;
+        }
+        route = NULL;
+    }
     m = ember_router_match(app->router, req->method, req->path, app->pool, &route,
                            &params, &nparams, &allow);
     ember_journey_mark("route");
@@ -259,6 +305,8 @@ static void dispatch(struct ember_app *app, struct ember_event *ev, struct ember
             ember_log(EMBER_LOG_WARN, "%s %s: %s", req->method, req->path, ex->err->message);
         ember_exchange_error_response(ex, ex->err);
     }
+    /* every answer of the route, a plugin's error included, carries its CORS headers */
+    ember_cors_apply(route->cors, ex, 0);
 }
 
 static void post_error(struct ember_app *app, const char *id, const char *type, const char *msg)

@@ -33,6 +33,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "cors.h"
 #include "router.h"
 #include "xalloc.h"
 
@@ -252,6 +253,8 @@ int ember_router_build(struct ember_router **rp, const struct ember_conf *conf,
             route->steps[j].conf = &cr->steps[j].block;
         }
         route->compiled = &c[i];
+        if (ember_cors_build(&route->cors, conf, cr, r->mem, errs) != EMBER_OK)
+            failed = 1;
         if (compile(r->mem, &c[i], cr, errs) < 0) {
             failed = 1;
             continue;

@@ -16,6 +16,7 @@
 #include "pool.h"
 
 struct ember_plugin_slot;
+struct ember_cors;
 
 /* One plugin of a route's chain, with its per-route state. */
 struct ember_step {
@@ -32,6 +33,7 @@ struct ember_route {
     size_t                           nsteps;
     struct ember_step               *steps;
     void                            *compiled;    /* the router's */
+    struct ember_cors               *cors;        /* cors.h; NULL: no CORS */
 };
 
 struct ember_router;

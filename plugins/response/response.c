@@ -13,20 +13,11 @@
  *   header NAME VALUE       repeatable; plugin-wide and per route (a route's
  *                           header replaces a plugin-wide one of that name)
  *   content_type TYPE       default application/json; only sent with a body
- *   cors_origins O... | *   CORS: allowed origins (exact, case-insensitive)
- *   cors_methods M...       preflight Allow-Methods (default GET, HEAD, POST,
- *                           PUT, PATCH, DELETE)
- *   cors_headers H...       preflight Allow-Headers (default: those requested)
- *   cors_max_age S          preflight Max-Age
- *   cors_credentials on|off Allow-Credentials (then the origin, never *)
- *
- * The cors_* settings apply per route, each falling back to the plugin-wide
- * one.  An allowed Origin gets Access-Control-Allow-Origin (itself, or *
- * when the list is * and credentials are off) and Allow-Credentials when
- * on; any other gets no Access-Control header.  Unless the answer is
- * always *, every response of the route carries Vary: Origin.  A preflight
- * (OPTIONS with Origin and Access-Control-Request-Method) is answered 204
- * at once, without a body; the route must match OPTIONS (or ANY).
+ *   cors_origins, cors_methods, cors_headers, cors_max_age, cors_credentials
+ *                           CORS: read and applied by the core (core/cors.c),
+ *                           so that every answer of the route carries them,
+ *                           errors of earlier plugins included, and a
+ *                           preflight is answered before the chain runs
  */
 #define _GNU_SOURCE
 
@@ -44,20 +35,10 @@
 #include "../common/plugutil.h"
 
 #define DEFAULT_CONTENT_TYPE  "application/json"
-#define DEFAULT_CORS_METHODS  "GET, HEAD, POST, PUT, PATCH, DELETE"
 
 struct resp_header {
     const char *name;            /* borrowed from the config */
     const char *value;
-};
-
-struct resp_cors {
-    const struct ember_conf_directive *origins;   /* NULL: no CORS */
-    int         any;             /* "*" among the origins */
-    char       *methods;         /* joined ", " (owned), or NULL: default */
-    char       *headers;         /* joined (owned), or NULL: as requested */
-    long        max_age;         /* -1: not sent */
-    int         credentials;
 };
 
 /* Settings that exist both plugin-wide and per route. */
@@ -65,8 +46,6 @@ struct resp_common {
     const char          *content_type;   /* borrowed, or NULL */
     struct resp_header  *headers;        /* owned array */
     size_t               nheaders;
-    struct resp_cors     cors;
-    int                  has_credentials, has_max_age;
 };
 
 enum tpl_kind { TPL_TEXT, TPL_PARAM, TPL_QUERY, TPL_HEADER, TPL_CLAIM };
@@ -206,20 +185,6 @@ static int parse_json(const char *text, size_t len, struct json_object **out,
 
 /* ---------------------------------------------------------------- settings */
 
-/* Joins argv with ", " (caller frees). */
-static char *join_args(const struct ember_conf_directive *d)
-{
-    struct ember_pu_buf b = {0};
-    int                 i;
-
-    for (i = 0; i < d->argc; i++) {
-        if (i > 0)
-            ember_pu_buf_adds(&b, ", ");
-        ember_pu_buf_adds(&b, d->argv[i]);
-    }
-    return b.p != NULL ? b.p : ember_pu_xstrdup("");
-}
-
 static int is_token(const char *s)
 {
     if (*s == '\0')
@@ -233,10 +198,7 @@ static int is_token(const char *s)
 static void common_free(struct resp_common *c)
 {
     free(c->headers);
-    free(c->cors.methods);
-    free(c->cors.headers);
     memset(c, 0, sizeof(*c));
-    c->cors.max_age = -1;
 }
 
 /* The settings of block b (plugin-wide or route), without fallbacks. */
@@ -246,11 +208,8 @@ static int read_common(const struct resp *rp, const struct ember_conf_block *b,
     const struct ember_host           *host = rp->host;
     const struct ember_conf_directive *d;
     size_t                             i;
-    int                                k;
-    long                               v;
 
     memset(c, 0, sizeof(*c));
-    c->cors.max_age = -1;
     if (b == NULL)
         return EMBER_OK;
 
@@ -281,51 +240,7 @@ static int read_common(const struct resp *rp, const struct ember_conf_block *b,
         c->nheaders++;
     }
 
-    d = host->conf_find(b, "cors_origins");
-    if (d != NULL) {
-        c->cors.origins = d;
-        for (k = 0; k < d->argc; k++)
-            if (strcmp(d->argv[k], "*") == 0)
-                c->cors.any = 1;
-    }
-    d = host->conf_find(b, "cors_methods");
-    if (d != NULL) {
-        for (k = 0; k < d->argc; k++)
-            if (!is_token(d->argv[k]))
-                return host->fail(err, 500, "%s:%d: response: cors_methods \"%s\": not a "
-                                  "method", d->file, d->line, d->argv[k]);
-        c->cors.methods = join_args(d);
-    }
-    d = host->conf_find(b, "cors_headers");
-    if (d != NULL) {
-        for (k = 0; k < d->argc; k++)
-            if (!is_token(d->argv[k]) && strcmp(d->argv[k], "*") != 0)
-                return host->fail(err, 500, "%s:%d: response: cors_headers \"%s\": not a "
-                                  "header name", d->file, d->line, d->argv[k]);
-        c->cors.headers = join_args(d);
-    }
-    d = host->conf_find(b, "cors_max_age");
-    if (d != NULL) {
-        if (ember_pu_parse_long(d->argv[0], 0, INT_MAX, &v) != 0)
-            return host->fail(err, 500, "%s:%d: response: cors_max_age \"%s\": expected "
-                              "seconds", d->file, d->line, d->argv[0]);
-        c->cors.max_age = v;
-        c->has_max_age = 1;
-    }
-    d = host->conf_find(b, "cors_credentials");
-    if (d != NULL) {
-        if (strcmp(d->argv[0], "on") != 0 && strcmp(d->argv[0], "off") != 0)
-            return host->fail(err, 500, "%s:%d: response: cors_credentials \"%s\": expected "
-                              "on or off", d->file, d->line, d->argv[0]);
-        c->cors.credentials = strcmp(d->argv[0], "on") == 0;
-        c->has_credentials = 1;
-    }
     return EMBER_OK;
-}
-
-static char *dup_or_null(const char *s)
-{
-    return s != NULL ? ember_pu_xstrdup(s) : NULL;
 }
 
 /* route (read from the route's block) completed by the plugin-wide g. */
@@ -351,19 +266,6 @@ static void merge_common(struct resp_common *route, const struct resp_common *g)
     free(route->headers);
     route->headers = h;
     route->nheaders = n;
-
-    if (route->cors.origins == NULL) {
-        route->cors.origins = g->cors.origins;
-        route->cors.any = g->cors.any;
-    }
-    if (route->cors.methods == NULL)
-        route->cors.methods = dup_or_null(g->cors.methods);
-    if (route->cors.headers == NULL)
-        route->cors.headers = dup_or_null(g->cors.headers);
-    if (!route->has_max_age)
-        route->cors.max_age = g->cors.max_age;
-    if (!route->has_credentials)
-        route->cors.credentials = g->cors.credentials;
 }
 
 /* ---------------------------------------------------------------- templates */
@@ -610,64 +512,6 @@ static int response_route_init(void *state, const struct ember_conf_block *conf,
     return EMBER_OK;
 }
 
-static int origin_allowed(const struct resp_cors *cors, const char *origin)
-{
-    int i;
-
-    if (cors->any)
-        return 1;
-    for (i = 0; i < cors->origins->argc; i++)
-        if (strcasecmp(cors->origins->argv[i], origin) == 0)
-            return 1;
-    return 0;
-}
-
-/*
- * CORS headers for this request.  Returns 1 when it is a preflight, which
- * the caller answers 204 at once.
- */
-static int apply_cors(const struct resp_route *r, struct ember_exchange *ex)
-{
-    const struct ember_host *host = ex->host;
-    const struct resp_cors  *cors = &r->c.cors;
-    const char              *origin, *asked_method, *asked_headers;
-    int                      preflight, star;
-
-    if (cors->origins == NULL)
-        return 0;
-    origin = host->header(ex, "origin");
-    asked_method = host->header(ex, "access-control-request-method");
-    preflight = strcmp(ex->req->method, "OPTIONS") == 0 && origin != NULL
-                && asked_method != NULL;
-    star = cors->any && !cors->credentials;
-    /* The answer depends on Origin unless it is always "*": tell caches. */
-    if (!star)
-        host->add_header(ex, "vary", "Origin");
-    if (origin == NULL || !origin_allowed(cors, origin))
-        return preflight;
-
-    host->set_header(ex, "access-control-allow-origin", star ? "*" : origin);
-    if (cors->credentials)
-        host->set_header(ex, "access-control-allow-credentials", "true");
-    if (!preflight)
-        return 0;
-
-    host->set_header(ex, "access-control-allow-methods",
-                     cors->methods != NULL ? cors->methods : DEFAULT_CORS_METHODS);
-    asked_headers = host->header(ex, "access-control-request-headers");
-    if (cors->headers != NULL)
-        host->set_header(ex, "access-control-allow-headers", cors->headers);
-    else if (asked_headers != NULL && *asked_headers != '\0')
-        host->set_header(ex, "access-control-allow-headers", asked_headers);
-    if (cors->max_age >= 0) {
-        char age[24];
-
-        snprintf(age, sizeof(age), "%ld", cors->max_age);
-        host->set_header(ex, "access-control-max-age", age);
-    }
-    return 1;
-}
-
 static void add_headers(const struct resp_route *r, struct ember_exchange *ex)
 {
     size_t i;
@@ -685,13 +529,6 @@ static int response_handle(void *state, void *route_state, struct ember_exchange
     const char              *body = NULL;
     size_t                   len = 0;
     int                      status;
-
-    if (apply_cors(r, ex)) {
-        add_headers(r, ex);
-        host->set_status(ex, 204);
-        host->set_body(ex, NULL, 0, 0);
-        return EMBER_DONE;
-    }
 
     status = r->status ? r->status : ex->res->status ? ex->res->status : 200;
     if (status != 204 && status != 304) {
