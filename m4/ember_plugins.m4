@@ -37,6 +37,26 @@ AC_DEFUN([EMBER_WITH_PLUGINS], [
   AS_IF([test "x$ember_want_db" = xyes], [
     PKG_CHECK_MODULES([PQ], [libpq], [],
       [AC_MSG_ERROR([plugin db needs libpq: apt-get install libpq-dev])])
+    # IAM database authentication signs with nettle's SHA-256/HMAC, linked
+    # statically into db.so (its symbols hidden): no library is mapped for
+    # it, so a config without iam_auth pays nothing at load time.
+    PKG_CHECK_MODULES([NETTLE], [nettle], [],
+      [AC_MSG_ERROR([plugin db needs nettle (IAM auth signing): apt-get install nettle-dev])])
+    AC_MSG_CHECKING([for nettle's static library])
+    ember_nettle_a=`$CC -print-file-name=libnettle.a 2>/dev/null`
+    AS_CASE([$ember_nettle_a], [/*], [], [ember_nettle_a=""])
+    AS_IF([test -z "$ember_nettle_a" || test ! -f "$ember_nettle_a"], [
+      ember_nettle_a=""
+      for ember_d in `$PKG_CONFIG --variable=libdir nettle 2>/dev/null` \
+          "/usr/lib/${ember_multiarch:-`$CC -print-multiarch 2>/dev/null`}"; do
+        AS_IF([test -f "$ember_d/libnettle.a"], [ember_nettle_a="$ember_d/libnettle.a"; break])
+      done
+    ])
+    AS_IF([test -z "$ember_nettle_a"],
+      [AC_MSG_ERROR([plugin db needs nettle's static library libnettle.a: apt-get install nettle-dev])])
+    AC_MSG_RESULT([$ember_nettle_a])
+    NETTLE_STATIC="-Wl,--exclude-libs,libnettle.a -Wl,$ember_nettle_a"
+    AC_SUBST([NETTLE_STATIC])
     AC_DEFINE([EMBER_WITH_DB], [1], [Define if the db plugin is built.])
   ])
   AS_IF([test "x$ember_want_response" = xyes], [
