@@ -3,10 +3,18 @@
  * Directives (plugins/response/response.def):
  *
  *   body 'JSON'             a static body, checked and serialised once (route)
- *   template 'JSON'         a body with {{param.NAME}} (or {{path.NAME}}),
- *                           {{query.NAME}}, {{header.NAME}}, {{claim.NAME}}
- *                           replaced by the value, escaped for a JSON string
- *                           (no quotes added; missing: empty) (route)
+ *   template 'JSON'         a body with placeholders {{SOURCE.NAME[:TYPE]}}:
+ *                           SOURCE param (or path), query, header (the
+ *                           client's), claim (auth's), result (db's; alone,
+ *                           {{result}}, the whole of it).  Inside a JSON
+ *                           string the value is escaped (no quotes added;
+ *                           missing: empty).  Outside a string a TYPE is
+ *                           required: number, bool, or json (any JSON value,
+ *                           from claim or result only), and the value is
+ *                           rendered only when it has that type; else 400
+ *                           (the client's value) or 500 (a plugin's), logged.
+ *                           Checked at the route's first use, with file:line
+ *                           (route)
  *   (neither)               ex->vars "result" (db) as compact JSON, else no
  *                           body
  *   status N                default: the status a previous plugin set, else 200
@@ -48,12 +56,18 @@ struct resp_common {
     size_t               nheaders;
 };
 
-enum tpl_kind { TPL_TEXT, TPL_PARAM, TPL_QUERY, TPL_HEADER, TPL_CLAIM };
+enum tpl_kind { TPL_TEXT, TPL_PARAM, TPL_QUERY, TPL_HEADER, TPL_CLAIM, TPL_RESULT };
+
+/* A placeholder's type: TPL_ANY only inside a JSON string. */
+enum tpl_type { TPL_ANY = 0, TPL_NUMBER, TPL_BOOL, TPL_JSON };
 
 struct tpl_part {
     enum tpl_kind  kind;
-    const char    *s;            /* TPL_TEXT: text; else the name (owned) */
+    const char    *s;            /* TPL_TEXT: text; else the name (owned; "" for {{result}}) */
     size_t         len;
+    enum tpl_type  type;
+    int            in_string;    /* inside a JSON string: filled in escaped */
+    char          *shown;        /* "{{query.n:number}}" for messages (owned) */
 };
 
 struct resp_route {
@@ -275,28 +289,127 @@ static void tpl_free(struct tpl_part *t, size_t n)
     size_t i;
 
     for (i = 0; i < n; i++)
-        if (t[i].kind != TPL_TEXT)
+        if (t[i].kind != TPL_TEXT) {
             free((char *) t[i].s);
+            free(t[i].shown);
+        }
     free(t);
 }
 
+/* Walks text (n bytes) as JSON text, from string state *in (0/1, 2 = just
+   after a backslash inside a string), leaving *in as the state at its end. */
+static void json_string_state(const char *text, size_t n, int *in)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        if (*in == 2)
+            *in = 1;
+        else if (*in == 1 && text[i] == '\\')
+            *in = 2;
+        else if (text[i] == '"')
+            *in = !*in;
+    }
+}
+
+static const char *const tpl_type_names[] = { "", "number", "bool", "json" };
+
+/* What a placeholder reads as in the probe the template is checked with. */
+static const char *tpl_probe(const struct tpl_part *p)
+{
+    if (p->in_string)
+        return "0";
+    return p->type == TPL_BOOL ? "true" : p->type == TPL_JSON ? "null" : "0";
+}
+
+static int tpl_source(const char *a, size_t len, enum tpl_kind *kind)
+{
+    static const struct { const char *name; enum tpl_kind kind; } sources[] = {
+        { "param", TPL_PARAM }, { "path", TPL_PARAM }, { "query", TPL_QUERY },
+        { "header", TPL_HEADER }, { "claim", TPL_CLAIM }, { "result", TPL_RESULT },
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof(sources) / sizeof(sources[0]); i++)
+        if (strlen(sources[i].name) == len && strncmp(a, sources[i].name, len) == 0) {
+            *kind = sources[i].kind;
+            return 0;
+        }
+    return -1;
+}
+
 /*
- * Splits text into parts; each {{kind.name}} a placeholder.  Checks that
- * the template is JSON once every placeholder reads 0 (as inside a string
- * as outside one).  On failure returns EMBER_ERROR with err filled.
+ * One placeholder, the text between "{{" and "}}": SOURCE.NAME[:TYPE]
+ * (or result[:TYPE], the whole of db's result).  0 with p filled, or -1
+ * with why set.
+ */
+static int tpl_placeholder(const char *a, const char *z, struct tpl_part *p, const char **why)
+{
+    const char *colon, *dot, *name_end;
+    size_t      i;
+
+    while (a < z && isspace((unsigned char) *a))
+        a++;
+    while (z > a && isspace((unsigned char) z[-1]))
+        z--;
+    p->type = TPL_ANY;
+    name_end = z;
+    colon = memrchr(a, ':', (size_t) (z - a));
+    if (colon != NULL) {
+        for (i = 1; i < sizeof(tpl_type_names) / sizeof(tpl_type_names[0]); i++)
+            if (strlen(tpl_type_names[i]) == (size_t) (z - colon - 1)
+                && strncmp(colon + 1, tpl_type_names[i], (size_t) (z - colon - 1)) == 0)
+                p->type = (enum tpl_type) i;
+        if (p->type == TPL_ANY) {
+            *why = "unknown type (number, bool or json)";
+            return -1;
+        }
+        name_end = colon;
+    }
+    dot = memchr(a, '.', (size_t) (name_end - a));
+    if (tpl_source(a, (size_t) ((dot != NULL ? dot : name_end) - a), &p->kind) != 0) {
+        *why = "expected {{param.NAME}}, {{query.NAME}}, {{header.NAME}}, {{claim.NAME}} or "
+               "{{result.NAME}} (unknown source)";
+        return -1;
+    }
+    if (dot == NULL || dot + 1 == name_end) {
+        if (p->kind != TPL_RESULT || dot != NULL) {
+            *why = "a name must follow the source ({{query.NAME}})";
+            return -1;
+        }
+        p->s = ember_pu_xstrdup("");       /* {{result}}: the whole result */
+        p->len = 0;
+    } else {
+        p->s = ember_pu_xstrndup(dot + 1, (size_t) (name_end - dot - 1));
+        p->len = (size_t) (name_end - dot - 1);
+    }
+    if (p->type == TPL_JSON && p->kind != TPL_CLAIM && p->kind != TPL_RESULT) {
+        free((char *) p->s);
+        *why = "json only takes a plugin's value (claim or result), never the client's";
+        return -1;
+    }
+    return 0;
+}
+
+/*
+ * Splits text into parts; each {{source.name[:type]}} a placeholder.  A
+ * placeholder inside a JSON string is filled in escaped; one outside a
+ * string must have a type (number, bool, json), else it could render
+ * nothing or let a client insert arrays and objects.  Checks that the
+ * template is JSON once every placeholder reads as a value of its type.
+ * On failure returns EMBER_ERROR with err filled (file:line).
  */
 static int tpl_compile(const struct resp *rp, const struct ember_conf_directive *d,
                        struct tpl_part **out, size_t *nout, struct ember_error *err)
 {
     const struct ember_host *host = rp->host;
-    const char              *s = d->argv[0], *open, *close, *dot, *a, *z;
+    const char              *s = d->argv[0], *open, *close;
     struct tpl_part         *t = NULL;
     size_t                   n = 0, cap = 0;
     struct ember_pu_buf      probe = {0};
     struct json_object      *o;
     const char              *why = NULL;
-    enum tpl_kind            kind;
-    int                      rc;
+    int                      rc, in = 0;
 
     for (;;) {
         if (n + 2 > cap) {
@@ -306,6 +419,7 @@ static int tpl_compile(const struct resp *rp, const struct ember_conf_directive 
         open = strstr(s, "{{");
         if (open == NULL) {
             if (*s != '\0') {
+                memset(&t[n], 0, sizeof(t[n]));
                 t[n].kind = TPL_TEXT;
                 t[n].s = s;
                 t[n++].len = strlen(s);
@@ -314,10 +428,12 @@ static int tpl_compile(const struct resp *rp, const struct ember_conf_directive 
             break;
         }
         if (open > s) {
+            memset(&t[n], 0, sizeof(t[n]));
             t[n].kind = TPL_TEXT;
             t[n].s = s;
             t[n++].len = (size_t) (open - s);
             ember_pu_buf_add(&probe, s, (size_t) (open - s));
+            json_string_state(s, (size_t) (open - s), &in);
         }
         close = strstr(open + 2, "}}");
         if (close == NULL) {
@@ -326,41 +442,26 @@ static int tpl_compile(const struct resp *rp, const struct ember_conf_directive 
             return host->fail(err, 500, "%s:%d: response: template: \"{{\" without \"}}\"",
                               d->file, d->line);
         }
-        a = open + 2;
-        z = close;
-        while (a < z && isspace((unsigned char) *a))
-            a++;
-        while (z > a && isspace((unsigned char) z[-1]))
-            z--;
-        dot = memchr(a, '.', (size_t) (z - a));
-        if (dot == NULL || dot + 1 == z) {
+        memset(&t[n], 0, sizeof(t[n]));
+        if (tpl_placeholder(open + 2, close, &t[n], &why) != 0) {
             tpl_free(t, n);
             free(probe.p);
-            return host->fail(err, 500, "%s:%d: response: template: \"{{%.*s}}\": expected "
-                              "{{param.NAME}}, {{query.NAME}}, {{header.NAME}} or "
-                              "{{claim.NAME}}", d->file, d->line, (int) (close - open - 2),
-                              open + 2);
+            return host->fail(err, 500, "%s:%d: response: template: \"{{%.*s}}\": %s",
+                              d->file, d->line, (int) (close - open - 2), open + 2, why);
         }
-        if ((dot - a == 5 && strncmp(a, "param", 5) == 0)
-            || (dot - a == 4 && strncmp(a, "path", 4) == 0))
-            kind = TPL_PARAM;
-        else if (dot - a == 5 && strncmp(a, "query", 5) == 0)
-            kind = TPL_QUERY;
-        else if (dot - a == 6 && strncmp(a, "header", 6) == 0)
-            kind = TPL_HEADER;
-        else if (dot - a == 5 && strncmp(a, "claim", 5) == 0)
-            kind = TPL_CLAIM;
-        else {
-            tpl_free(t, n);
+        t[n].in_string = in != 0;
+        t[n].shown = ember_pu_xstrndup(open, (size_t) (close + 2 - open));
+        if (!t[n].in_string && t[n].type == TPL_ANY) {
+            rc = host->fail(err, 500, "%s:%d: response: template: %s is outside a JSON string: "
+                            "give it a type (%.*s:number}} or :bool}}; :json}} for a claim or "
+                            "a result) or put it in quotes", d->file, d->line, t[n].shown,
+                            (int) (close - open), open);
+            tpl_free(t, n + 1);
             free(probe.p);
-            return host->fail(err, 500, "%s:%d: response: template: \"{{%.*s}}\": unknown "
-                              "source \"%.*s\" (param, query, header, claim)", d->file,
-                              d->line, (int) (close - open - 2), open + 2, (int) (dot - a), a);
+            return rc;
         }
-        t[n].kind = kind;
-        t[n].s = ember_pu_xstrndup(dot + 1, (size_t) (z - dot - 1));
-        t[n++].len = (size_t) (z - dot - 1);
-        ember_pu_buf_adds(&probe, "0");
+        ember_pu_buf_adds(&probe, tpl_probe(&t[n]));
+        n++;
         s = close + 2;
     }
 
@@ -377,23 +478,96 @@ static int tpl_compile(const struct resp *rp, const struct ember_conf_directive 
     return EMBER_OK;
 }
 
-/* The template filled in from the request (malloc'd into b). */
-static void tpl_render(const struct resp_route *r, struct ember_exchange *ex,
-                       struct ember_pu_buf *b)
+/* Is s (NUL-terminated) exactly a JSON number (RFC 8259 section 6)? */
+static int is_json_number(const char *s)
+{
+    if (*s == '-')
+        s++;
+    if (*s == '0')
+        s++;
+    else if (*s >= '1' && *s <= '9')
+        while (isdigit((unsigned char) *s))
+            s++;
+    else
+        return 0;
+    if (*s == '.') {
+        s++;
+        if (!isdigit((unsigned char) *s))
+            return 0;
+        while (isdigit((unsigned char) *s))
+            s++;
+    }
+    if (*s == 'e' || *s == 'E') {
+        s++;
+        if (*s == '+' || *s == '-')
+            s++;
+        if (!isdigit((unsigned char) *s))
+            return 0;
+        while (isdigit((unsigned char) *s))
+            s++;
+    }
+    return *s == '\0';
+}
+
+/* The JSON text of a plugin's value (borrowed from v). */
+static const char *json_text(struct json_object *v)
+{
+    return json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN
+                                             | JSON_C_TO_STRING_NOSLASHESCAPE);
+}
+
+/* Does a plugin's value v fit type t?  NULL (JSON null) fits json only. */
+static int value_fits(struct json_object *v, enum tpl_type t)
+{
+    switch (t) {
+    case TPL_NUMBER:
+        return (json_object_is_type(v, json_type_int)
+                || json_object_is_type(v, json_type_double))
+               && is_json_number(json_text(v));        /* no NaN, no Infinity */
+    case TPL_BOOL:
+        return json_object_is_type(v, json_type_boolean);
+    default:
+        return 1;
+    }
+}
+
+/* Up to 40 printable bytes of a client's value, for the log (pool). */
+static const char *shown_value(struct ember_exchange *ex, const char *v)
+{
+    char  *s = ex->host->pstrndup(ex, v, 40);
+    char  *c;
+
+    for (c = s; *c != '\0'; c++)
+        if ((unsigned char) *c < 0x20 || (unsigned char) *c >= 0x7f)
+            *c = '?';
+    return s;
+}
+
+/*
+ * The template filled in from the request (malloc'd into b).  EMBER_OK, or
+ * EMBER_ERROR with ex->err filled when a typed placeholder's value is
+ * missing or not of its type: 400 for the client's value (param, query,
+ * header), 500 for a plugin's (claim, result).
+ */
+static int tpl_render(const struct resp_route *r, struct ember_exchange *ex,
+                      struct ember_pu_buf *b)
 {
     const struct ember_host *host = ex->host;
-    struct json_object      *claims = NULL, *v;
+    struct json_object      *claims = NULL, *result = NULL, *v;
     const char              *val;
-    size_t                   i, len;
+    size_t                   i;
 
     if (!json_object_object_get_ex(ex->vars, "claims", &claims)
         || !json_object_is_type(claims, json_type_object))
         claims = NULL;
+    if (!json_object_object_get_ex(ex->vars, "result", &result))
+        result = NULL;
     for (i = 0; i < r->ntpl; i++) {
         const struct tpl_part *p = &r->tpl[i];
+        int                    found = 1;
 
         val = NULL;
-        len = 0;
+        v = NULL;
         switch (p->kind) {
         case TPL_TEXT:
             ember_pu_buf_add(b, p->s, p->len);
@@ -408,22 +582,64 @@ static void tpl_render(const struct resp_route *r, struct ember_exchange *ex,
             val = host->header(ex, p->s);
             break;
         case TPL_CLAIM:
-            v = NULL;
-            if (claims == NULL || !json_object_object_get_ex(claims, p->s, &v) || v == NULL)
-                break;
-            if (json_object_is_type(v, json_type_string)) {
-                val = json_object_get_string(v);
-                len = (size_t) json_object_get_string_len(v);
-                sb_json_escape(b, val, len);
-                continue;
-            }
-            val = json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN
-                                                    | JSON_C_TO_STRING_NOSLASHESCAPE);
+            found = claims != NULL && json_object_object_get_ex(claims, p->s, &v);
+            break;
+        case TPL_RESULT:
+            if (p->len == 0)
+                found = result != NULL;
+            else
+                found = result != NULL && json_object_is_type(result, json_type_object)
+                        && json_object_object_get_ex(result, p->s, &v);
+            if (p->len == 0)
+                v = result;
             break;
         }
-        if (val != NULL)
+
+        if (p->kind == TPL_CLAIM || p->kind == TPL_RESULT) {
+            /* a plugin's value: its JSON type decides */
+            if (p->type != TPL_ANY && !found)
+                return host->fail(ex->err, 500, "response: template %s: no such value",
+                                  p->shown);
+            if (p->type != TPL_ANY && !value_fits(v, p->type))
+                return host->fail(ex->err, 500, "response: template %s: the value is %s, not "
+                                  "a %s", p->shown, v == NULL ? "null"
+                                  : json_type_to_name(json_object_get_type(v)),
+                                  tpl_type_names[p->type]);
+            if (!found || (v == NULL && p->type == TPL_ANY))
+                continue;                    /* in a string: empty */
+            if (json_object_is_type(v, json_type_string)
+                && (p->in_string || p->type == TPL_ANY)) {
+                sb_json_escape(b, json_object_get_string(v),
+                               (size_t) json_object_get_string_len(v));
+                continue;
+            }
+            val = json_text(v);
+            if (p->in_string)
+                sb_json_escape(b, val, strlen(val));
+            else
+                ember_pu_buf_adds(b, val);   /* json-c's own JSON text */
+            continue;
+        }
+
+        /* the client's value: text, which must read as the type */
+        if (p->type != TPL_ANY) {
+            if (val == NULL)
+                return host->fail(ex->err, 400, "response: template %s: no such value",
+                                  p->shown);
+            if ((p->type == TPL_NUMBER && !is_json_number(val))
+                || (p->type == TPL_BOOL && strcmp(val, "true") != 0
+                    && strcmp(val, "false") != 0))
+                return host->fail(ex->err, 400, "response: template %s: \"%s\" is not a %s",
+                                  p->shown, shown_value(ex, val), tpl_type_names[p->type]);
+        }
+        if (val == NULL)
+            continue;
+        if (p->in_string)
             sb_json_escape(b, val, strlen(val));
+        else
+            ember_pu_buf_adds(b, val);       /* checked above: a number or a literal */
     }
+    return EMBER_OK;
 }
 
 /* ---------------------------------------------------------------- hooks */
@@ -536,7 +752,10 @@ static int response_handle(void *state, void *route_state, struct ember_exchange
             body = r->body;
             len = r->body_len;
         } else if (r->tpl != NULL) {
-            tpl_render(r, ex, &b);
+            if (tpl_render(r, ex, &b) != EMBER_OK) {
+                free(b.p);
+                return EMBER_ERROR;
+            }
             body = b.p != NULL ? b.p : "";
             len = b.len;
         } else if (json_object_object_get_ex(ex->vars, "result", &result) && result != NULL) {
