@@ -32,7 +32,7 @@
 
 enum ember_strip_stage {
     EMBER_STRIP_OFF = 0,
-    EMBER_STRIP_AUTO,       /* the event's requestContext.stage */
+    EMBER_STRIP_AUTO,       /* an HTTP API's named stage (ember_event_path_stage) */
     EMBER_STRIP_NAME        /* conf->strip_stage_name */
 };
 

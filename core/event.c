@@ -3,21 +3,28 @@
  *
  * The source is read off the event itself (see event.h).  What each source
  * hands us, and so what we undo here:
- *   v1   path percent-encoded; query maps decoded; headers and
- *        multiValueHeaders both present (or null when there are none).
- *   v2   rawPath prefixed with the stage unless the stage is $default
- *        (left as it is: the config's strip_stage decides, core/main.c),
- *        and (as observed) already percent-decoded by API Gateway: we
- *        decode it anyway, like every other source, so one request gives
- *        one path whatever the source (only a client's literal "%25XX"
- *        suffers); rawQueryString raw; one header entry per name, repeated
- *        headers joined with commas; cookies in their own array, without
- *        a cookie header.
+ *   v1   REST API: path percent-encoded, never with the stage (that is in
+ *        requestContext.path); an HTTP API's payload 1.0 ("version":"1.0"):
+ *        path already percent-decoded, with a named stage in front.  Query
+ *        maps decoded; headers and multiValueHeaders both present (or null
+ *        when there are none).
+ *   v2   rawPath already percent-decoded by API Gateway (a client's
+ *        "/hell%256f" arrives as "/hell%6f", and must stay so: decoding it
+ *        again is the double-decode bypass of whatever matched the first
+ *        form) and prefixed with the stage unless it is $default (left as it
+ *        is: the config's strip_stage decides, core/main.c); rawQueryString
+ *        raw; one header entry per name, repeated headers joined with
+ *        commas; cookies in their own array, without a cookie header.
  *   url  like v2, but rawPath percent-encoded and no stage.
  *   alb  path percent-encoded; query maps NOT decoded by the load
  *        balancer; multiValueHeaders instead of headers when the target
  *        group has multi-value headers on (then the answer must use them
- *        too); the client's address only in x-forwarded-for.
+ *        too); the client's address only in x-forwarded-for, as the last
+ *        entry (the load balancer appends it to what the client sent).
+ * The path is kept as delivered (ev->raw_path: the router splits it into
+ * segments first, then decodes each one, so a "%2F" never makes a segment)
+ * and decoded once for req.path where the source left it encoded; a path
+ * that decodes to a NUL byte or to bytes that are not UTF-8 is a 400.
  * Everything the request points to is copied into the pool; the json-c
  * tree is released before ember_event_parse returns.
  */
@@ -34,6 +41,7 @@
 #include "buf.h"
 #include "error.h"
 #include "event.h"
+#include "pct.h"
 #include "pool.h"
 
 #define KEY_SHOWN   64      /* how much of an event's key a message repeats */
@@ -176,17 +184,6 @@ static int want_object(struct parse *p, struct json_object *v, const char *what)
     return 0;
 }
 
-static int hexval(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /*
  * Percent-decode s[0..n) into a pool string; with `plus`, '+' is a space
  * (form encoding, for query strings).  A '%' without two hex digits stays
@@ -195,44 +192,9 @@ static int hexval(unsigned char c)
 static char *pct_decode(struct ember_pool *pool, const char *s, size_t n, int plus)
 {
     char  *d = ember_pool_alloc(pool, n + 1);
-    size_t i, o = 0;
+    size_t o = ember_pct_decode(d, s, n, plus);
 
-    for (i = 0; i < n; i++) {
-        unsigned char c = (unsigned char) s[i];
-
-        if (c == '%' && i + 2 < n && hexval((unsigned char) s[i + 1]) >= 0
-            && hexval((unsigned char) s[i + 2]) >= 0) {
-            c = (unsigned char) (hexval((unsigned char) s[i + 1]) << 4
-                                 | hexval((unsigned char) s[i + 2]));
-            if (c == '\0')
-                return NULL;
-            i += 2;
-        } else if (c == '+' && plus) {
-            c = ' ';
-        }
-        d[o++] = (char) c;
-    }
-    d[o] = '\0';
-    return d;
-}
-
-/* Append s percent-encoded: everything but RFC 3986 unreserved characters. */
-static void pct_encode(struct ember_buf *b, const char *s)
-{
-    static const char hex[] = "0123456789ABCDEF";
-
-    for (; *s; s++) {
-        unsigned char c = (unsigned char) *s;
-
-        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
-            || c == '-' || c == '.' || c == '_' || c == '~') {
-            ember_buf_append(b, s, 1);
-        } else {
-            char e[3] = { '%', hex[c >> 4], hex[c & 15] };
-
-            ember_buf_append(b, e, 3);
-        }
-    }
+    return memchr(d, '\0', o) != NULL ? NULL : d;
 }
 
 /* "a=1&b=2" from the query entries, percent-encoded, in the pool. */
@@ -245,9 +207,9 @@ static const char *build_raw_query(struct ember_pool *pool, const struct kvvec *
     for (i = 0; i < q->n; i++) {
         if (i > 0)
             ember_buf_append(&b, "&", 1);
-        pct_encode(&b, q->v[i].name);
+        ember_pct_encode(&b, q->v[i].name);
         ember_buf_append(&b, "=", 1);
-        pct_encode(&b, q->v[i].value);
+        ember_pct_encode(&b, q->v[i].value);
     }
     raw = ember_pool_strndup(pool, ember_buf_str(&b), b.len);
     ember_buf_free(&b);
@@ -480,10 +442,14 @@ static int take_method(struct parse *p, struct json_object *o, const char *key,
     return 0;
 }
 
-/* path: starts with '/'; percent-decoded when `decode` (never to a NUL). */
-static int take_path(struct parse *p, struct json_object *o, const char *key, int decode)
+/*
+ * The path: starts with '/', kept as delivered (ev->raw_path, what the
+ * router splits) and decoded once if the source left it `encoded`
+ * (req.path); either way never a NUL byte and UTF-8 once decoded.
+ */
+static int take_path(struct parse *p, struct json_object *o, const char *key, int encoded)
 {
-    const char *path;
+    const char *path, *dec;
     size_t      n;
 
     if (!json_object_object_get_ex(o, key, NULL))
@@ -492,12 +458,18 @@ static int take_path(struct parse *p, struct json_object *o, const char *key, in
         return EMBER_ERROR;
     if (path[0] != '/')
         return bad(p, "event: %s: must start with \"/\"", key);
-    if (decode) {
-        path = pct_decode(p->pool, path, n, 0);
-        if (path == NULL)
+    dec = path;
+    if (encoded) {
+        dec = pct_decode(p->pool, path, n, 0);
+        if (dec == NULL)
             return bad(p, "event: %s: contains an encoded NUL byte", key);
+        n = strlen(dec);
     }
-    p->ev->req.path = path;
+    if (!ember_utf8_valid((const unsigned char *) dec, n))
+        return bad(p, "event: %s: not UTF-8", key);
+    p->ev->raw_path = path;
+    p->ev->path_encoded = encoded;
+    p->ev->req.path = dec;
     return 0;
 }
 
@@ -544,24 +516,30 @@ static int opt_string(struct parse *p, struct json_object *o, const char *key,
     return want_string(p, v, what, out, NULL);
 }
 
-/* The first hop of the first x-forwarded-for header, or NULL. */
+/*
+ * The client's address behind an ALB: the last entry of the last
+ * x-forwarded-for header, the one the load balancer appended (a client
+ * writes whatever it likes before it).  NULL if there is none, or it is
+ * empty.
+ */
 static const char *forwarded_for(struct parse *p)
 {
-    size_t i;
+    const char *s = NULL, *b, *e;
+    size_t      i;
 
-    for (i = 0; i < p->headers.n; i++) {
-        const char *s = p->headers.v[i].value, *e;
-
-        if (strcmp(p->headers.v[i].name, "x-forwarded-for") != 0)
-            continue;
-        while (is_ows(*s))
-            s++;
-        e = s + strcspn(s, ",");
-        while (e > s && is_ows(e[-1]))
-            e--;
-        return e > s ? ember_pool_strndup(p->pool, s, (size_t) (e - s)) : NULL;
-    }
-    return NULL;
+    for (i = 0; i < p->headers.n; i++)
+        if (strcmp(p->headers.v[i].name, "x-forwarded-for") == 0)
+            s = p->headers.v[i].value;
+    if (s == NULL)
+        return NULL;
+    b = strrchr(s, ',');
+    b = b ? b + 1 : s;
+    while (is_ows(*b))
+        b++;
+    e = b + strlen(b);
+    while (e > b && is_ows(e[-1]))
+        e--;
+    return e > b ? ember_pool_strndup(p->pool, b, (size_t) (e - b)) : NULL;
 }
 
 /* API Gateway REST (payload 1.0) and ALB: the same top-level shape. */
@@ -576,7 +554,7 @@ static int parse_v1_alb(struct parse *p, struct json_object *root, struct json_o
     if (ctx != NULL && want_object(p, ctx, "requestContext") != 0)
         return EMBER_ERROR;
     if (take_method(p, root, "httpMethod", "httpMethod") != 0
-        || take_path(p, root, "path", 1) != 0)
+        || take_path(p, root, "path", !ev->http_api) != 0)
         return EMBER_ERROR;
     if (mvh != NULL) {
         ev->multi_value = 1;
@@ -625,7 +603,7 @@ static int parse_v2(struct parse *p, struct json_object *root, struct json_objec
 
     if (want_object(p, http, "requestContext.http") != 0
         || take_method(p, http, "method", "requestContext.http.method") != 0
-        || take_path(p, root, "rawPath", 1) != 0
+        || take_path(p, root, "rawPath", !ev->http_api) != 0
         || opt_string(p, ctx, "stage", "requestContext.stage", &ev->stage) != 0)
         return EMBER_ERROR;
     if (raw != NULL) {
@@ -758,6 +736,18 @@ static enum ember_source detect(struct json_object *root)
     return EMBER_SRC_NONE;
 }
 
+/* An HTTP API's event (payload 2.0, or 1.0 with its top-level "version"),
+   not a REST API's (no "version") nor a Function URL's. */
+static int is_http_api(struct json_object *root, enum ember_source src)
+{
+    struct json_object *v = member(root, "version");
+
+    if (src == EMBER_SRC_V2)
+        return 1;
+    return src == EMBER_SRC_V1 && v != NULL && json_object_is_type(v, json_type_string)
+           && strcmp(json_object_get_string(v), "1.0") == 0;
+}
+
 int ember_event_parse(struct ember_event *ev, struct ember_pool *pool,
                       const char *json, size_t len, struct ember_error *err)
 {
@@ -782,6 +772,7 @@ int ember_event_parse(struct ember_event *ev, struct ember_pool *pool,
                           "requestContext.http or requestContext.elb)");
     }
     ev->req.source = source_names[ev->source];
+    ev->http_api = is_http_api(root, ev->source);
     ctx = member(root, "requestContext");
     if (ev->source == EMBER_SRC_V2 || ev->source == EMBER_SRC_URL)
         rc = parse_v2(&p, root, ctx);
@@ -797,6 +788,32 @@ int ember_event_parse(struct ember_event *ev, struct ember_pool *pool,
     ev->req.cookies = p.cookies.v;
     ev->req.ncookies = p.cookies.n;
     return 0;
+}
+
+const char *ember_event_path_stage(const struct ember_event *ev)
+{
+    if (!ev->http_api || ev->stage == NULL || ev->stage[0] == '\0'
+        || strcmp(ev->stage, "$default") == 0)
+        return NULL;
+    return ev->stage;
+}
+
+void ember_event_strip(struct ember_event *ev, const char *prefix)
+{
+    const char *raw = ev->raw_path, *end;
+    size_t      n, plen;
+
+    if (prefix == NULL || prefix[0] == '\0' || raw == NULL || raw[0] != '/')
+        return;
+    end = strchr(raw + 1, '/');
+    n = end ? (size_t) (end - raw - 1) : strlen(raw + 1);
+    plen = strlen(prefix);
+    if (ev->path_encoded ? !ember_pct_equal(raw + 1, n, prefix, plen)
+                         : (n != plen || memcmp(raw + 1, prefix, n) != 0))
+        return;
+    /* req.path is raw decoded (or raw itself): its first segment is prefix */
+    ev->raw_path = end ? end : "/";
+    ev->req.path = end ? ev->req.path + 1 + plen : "/";
 }
 
 /* ------------------------------------------------------------ responses */

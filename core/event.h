@@ -2,7 +2,8 @@
  * event.h - Lambda events <-> struct ember_request / ember_response.
  *
  * Sources, detected from the event itself:
- *   v1  API Gateway REST API (payload 1.0): "httpMethod", "requestContext" without "elb"
+ *   v1  API Gateway REST API (payload 1.0): "httpMethod", "requestContext" without "elb";
+ *       an HTTP API's payload 1.0 has the same shape plus a top-level "version":"1.0"
  *   v2  API Gateway HTTP API (payload 2.0): "version":"2.0"
  *   url Lambda Function URL: payload 2.0 with requestContext.domainName "*.lambda-url.*"
  *   alb Application Load Balancer: requestContext.elb
@@ -24,9 +25,14 @@ enum ember_source {
 
 struct ember_event {
     enum ember_source     source;
+    int                   http_api;     /* an HTTP API (v2, or v1 with "version":"1.0") */
     int                   multi_value;  /* v1/alb: the request carried multiValue* fields */
     const char           *stage;        /* requestContext.stage, or NULL */
-    struct ember_request  req;          /* every pointer into the pool */
+    const char           *raw_path;     /* the path as delivered: what the router splits */
+    int                   path_encoded; /* raw_path is still percent-encoded (REST, url, alb);
+                                           0: the HTTP API decoded it (never decode again) */
+    struct ember_request  req;          /* every pointer into the pool; req.path is
+                                           raw_path decoded once (if encoded) */
 };
 
 /*
@@ -37,6 +43,19 @@ struct ember_event {
  */
 int ember_event_parse(struct ember_event *ev, struct ember_pool *pool,
                       const char *json, size_t len, struct ember_error *err);
+
+/*
+ * The stage the source put in front of the path: an HTTP API's named stage
+ * (never "$default").  NULL for every other source: a REST API's path never
+ * holds the stage (requestContext.path does), a Function URL or ALB has none.
+ */
+const char *ember_event_path_stage(const struct ember_event *ev);
+
+/*
+ * Drop the first segment of the path (raw_path and req.path) if it is
+ * `prefix` (compared decoded when the path is encoded); NULL: nothing.
+ */
+void ember_event_strip(struct ember_event *ev, const char *prefix);
 
 /*
  * The response JSON the event's source expects, allocated from pool;

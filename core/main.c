@@ -201,36 +201,23 @@ static int setup(struct ember_app *app)
     return EMBER_OK;
 }
 
-/* Drop "/<stage>" from the front of path, as configured. */
-static const char *strip_stage(const struct ember_app *app, const struct ember_event *ev,
-                               const char *path)
+/* Drop "/<stage>" from the front of the path, as configured: `auto` only
+   where the source put it there (an HTTP API's named stage), NAME always. */
+static void strip_stage(const struct ember_app *app, struct ember_event *ev)
 {
-    const char *stage = NULL;
-    size_t      n;
-
     if (app->conf->strip_stage == EMBER_STRIP_NAME)
-        stage = app->conf->strip_stage_name;
+        ember_event_strip(ev, app->conf->strip_stage_name);
     else if (app->conf->strip_stage == EMBER_STRIP_AUTO)
-        stage = ev->stage;
-    if (stage == NULL || *stage == '\0' || strcmp(stage, "$default") == 0)
-        return path;
-    n = strlen(stage);
-    if (path[0] == '/' && strncmp(path + 1, stage, n) == 0) {
-        if (path[n + 1] == '\0')
-            return "/";
-        if (path[n + 1] == '/')
-            return path + n + 1;
-    }
-    return path;
+        ember_event_strip(ev, ember_event_path_stage(ev));
 }
 
 /*
- * The route whose CORS settings answer a preflight for path: the route of
+ * The route whose CORS settings answer a preflight for ev's path: the route of
  * the method the browser asks about, else an OPTIONS route, else the first
  * method the path allows.  NULL if none.
  */
 static struct ember_route *preflight_route(struct ember_app *app, const struct ember_exchange *ex,
-                                           const char *path)
+                                           const struct ember_event *ev)
 {
     const char         *tries[2], *allow = NULL;
     struct ember_route *route = NULL;
@@ -240,8 +227,9 @@ static struct ember_route *preflight_route(struct ember_app *app, const struct e
     tries[0] = ex->host->header(ex, "access-control-request-method");
     tries[1] = "OPTIONS";
     for (i = 0; i < 2; i++) {
-        enum ember_route_match m = ember_router_match(app->router, tries[i], path, app->pool,
-                                                      &route, &params, &nparams, &allow);
+        enum ember_route_match m = ember_router_match(app->router, tries[i], ev->raw_path,
+                                                      ev->path_encoded, app->pool, &route,
+                                                      &params, &nparams, &allow);
 
         if (m == EMBER_ROUTE_FOUND)
             return route;
@@ -251,8 +239,8 @@ static struct ember_route *preflight_route(struct ember_app *app, const struct e
     if (allow != NULL && *allow != '\0') {
         char *first = ember_pool_strndup(app->pool, allow, strcspn(allow, ", "));
 
-        if (ember_router_match(app->router, first, path, app->pool, &route, &params, &nparams,
-                               &allow) == EMBER_ROUTE_FOUND)
+        if (ember_router_match(app->router, first, ev->raw_path, ev->path_encoded, app->pool,
+                               &route, &params, &nparams, &allow) == EMBER_ROUTE_FOUND)
             return route;
     }
     return NULL;
@@ -268,10 +256,10 @@ static void dispatch(struct ember_app *app, struct ember_event *ev, struct ember
     const char             *allow = NULL;
     enum ember_route_match  m;
 
-    req->path = strip_stage(app, ev, req->path);
+    strip_stage(app, ev);
     if (ember_cors_is_preflight(ex)) {
         /* answered from the route's CORS settings: no plugin runs or loads */
-        route = preflight_route(app, ex, req->path);
+        route = preflight_route(app, ex, ev);
         if (route != NULL && route->cors != NULL) {
             ember_journey_mark("route");
             ex->route = &route->info;
@@ -280,8 +268,8 @@ static void dispatch(struct ember_app *app, struct ember_event *ev, struct ember
         }
         route = NULL;
     }
-    m = ember_router_match(app->router, req->method, req->path, app->pool, &route,
-                           &params, &nparams, &allow);
+    m = ember_router_match(app->router, req->method, ev->raw_path, ev->path_encoded, app->pool,
+                           &route, &params, &nparams, &allow);
     ember_journey_mark("route");
     if (m == EMBER_ROUTE_NONE) {
         ember_fail(ex->err, 404, "no route for %s %s", req->method, req->path);

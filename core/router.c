@@ -10,9 +10,15 @@
  * contain "{" or "}", and may be empty only as the last segment (so "/"
  * and "/items/" are valid templates).  No control characters.
  *
- * Matching is exact, byte for byte on literals: "/items/" does not match
- * "/items" nor the other way round, and literals are compared before any
- * decoding.  Among the routes whose template matches the path, the most
+ * Matching works on segments: the path is split on "/" as delivered, and
+ * only then is each segment percent-decoded, if the source left the path
+ * encoded (REST API, Function URL, ALB; an HTTP API decoded it already, and
+ * it is never decoded twice).  A literal compares, byte for byte, with the
+ * decoded segment; a param's value is the decoded segment, so "%2F" stays
+ * inside its segment ("/items/a%2Fb" gives id "a/b", never "/items/a/b");
+ * a greedy param is the rest of the path, decoded (its "/" and its "%2F"
+ * then look alike).  "/items/" does not match "/items" nor the other way
+ * round.  Among the routes whose template matches the path, the most
  * specific wins: at the first segment where two differ, a literal beats
  * {param}, which beats {rest+}; only between routes equally specific does
  * the method decide (the request's own method beats ANY).  HEAD is not GET.
@@ -20,10 +26,6 @@
  * but never with the request's method nor ANY, is METHOD (405) and `allow`
  * lists those routes' methods once each, in the order GET, HEAD, POST, PUT,
  * PATCH, DELETE, OPTIONS.
- *
- * Param values are copied as they stand in the path: core/event.c has
- * already percent-decoded it, and decoding twice would turn a literal
- * "%2541" into "A".
  */
 #include "config.h"
 
@@ -34,6 +36,7 @@
 #include <strings.h>
 
 #include "cors.h"
+#include "pct.h"
 #include "router.h"
 #include "xalloc.h"
 
@@ -302,11 +305,24 @@ struct ember_route *ember_router_route(struct ember_router *r, size_t i)
 /* ------------------------------------------------------------------ match */
 
 
+/* p[0..n) as a param's value in the pool: decoded once if `encoded`. */
+static const char *param_value(struct ember_pool *pool, const char *p, size_t n, int encoded)
+{
+    char *v;
+
+    if (!encoded)
+        return ember_pool_strndup(pool, p, n);
+    v = ember_pool_alloc(pool, n + 1);
+    ember_pct_decode(v, p, n, 0);
+    return v;
+}
+
 /*
- * Does c match p[0..plen) (the path after its leading "/")?  With kv, also
- * fill kv[0..c->nparams) with each param's name and value (pool).
+ * Does c match p[0..plen) (the path after its leading "/", percent-encoded
+ * if `encoded`)?  With kv, also fill kv[0..c->nparams) with each param's
+ * name and value (pool).
  */
-static int match(const struct compiled *c, const char *p, size_t plen,
+static int match(const struct compiled *c, const char *p, size_t plen, int encoded,
                  struct ember_pool *pool, struct ember_kv *kv)
 {
     size_t pos = 0, k, np = 0;
@@ -321,21 +337,22 @@ static int match(const struct compiled *c, const char *p, size_t plen,
                 return 0;
             if (kv) {
                 kv[np].name = g->s;
-                kv[np].value = ember_pool_strndup(pool, p + pos, plen - pos);
+                kv[np].value = param_value(pool, p + pos, plen - pos, encoded);
             }
             return 1;
         }
         slash = memchr(p + pos, '/', plen - pos);
         e = slash ? (size_t) (slash - p) : plen;
         if (g->kind == SEG_LIT) {
-            if (e - pos != g->len || memcmp(p + pos, g->s, g->len) != 0)
+            if (encoded ? !ember_pct_equal(p + pos, e - pos, g->s, g->len)
+                        : (e - pos != g->len || memcmp(p + pos, g->s, g->len) != 0))
                 return 0;
         } else {
             if (e == pos)
                 return 0;
             if (kv) {
                 kv[np].name = g->s;
-                kv[np].value = ember_pool_strndup(pool, p + pos, e - pos);
+                kv[np].value = param_value(pool, p + pos, e - pos, encoded);
             }
             np++;
         }
@@ -363,7 +380,8 @@ static int specificity(const struct compiled *a, const struct compiled *b)
 }
 
 enum ember_route_match ember_router_match(struct ember_router *r, const char *method,
-                                          const char *path, struct ember_pool *pool,
+                                          const char *path, int encoded,
+                                          struct ember_pool *pool,
                                           struct ember_route **route,
                                           struct ember_kv **params, size_t *nparams,
                                           const char **allow)
@@ -383,7 +401,7 @@ enum ember_route_match ember_router_match(struct ember_router *r, const char *me
     for (i = 0; i < r->n; i++) {
         const struct compiled *c = r->routes[i].compiled;
 
-        if (!match(c, path, plen, NULL, NULL))
+        if (!match(c, path, plen, encoded, NULL, NULL))
             continue;
         if (c->method != (int) METHOD_ANY && strcasecmp(method, methods[c->method]) != 0) {
             allowed |= 1u << c->method;
@@ -399,7 +417,7 @@ enum ember_route_match ember_router_match(struct ember_router *r, const char *me
         if (best->nparams > 0) {
             struct ember_kv *kv = ember_pool_alloc(pool, best->nparams * sizeof(*kv));
 
-            match(best, path, plen, pool, kv);
+            match(best, path, plen, encoded, pool, kv);
             *params = kv;
             *nparams = best->nparams;
         }

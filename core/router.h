@@ -56,13 +56,16 @@ size_t              ember_router_count(const struct ember_router *r);
 struct ember_route *ember_router_route(struct ember_router *r, size_t i);
 
 /*
- * Match method+path.  FOUND: *route and params (pool-allocated, names as
- * in the template, values as in the (already decoded) path; {rest+} keeps
+ * Match method+path.  path is split on "/" first; with `encoded` (the
+ * source left it percent-encoded) each segment is then decoded once, so a
+ * "%2F" never makes a segment.  FOUND: *route and params (pool-allocated,
+ * names as in the template, values decoded after the split; {rest+} keeps
  * its slashes) set.
  * METHOD: *allow set to "GET, POST" (pool).  path must start with '/'.
  */
 enum ember_route_match ember_router_match(struct ember_router *r, const char *method,
-                                          const char *path, struct ember_pool *pool,
+                                          const char *path, int encoded,
+                                          struct ember_pool *pool,
                                           struct ember_route **route,
                                           struct ember_kv **params, size_t *nparams,
                                           const char **allow);

@@ -8,9 +8,11 @@
  *     empty map is null; headers keep the client's spelling.
  *   - v2/url: header names lower-case, repeated values joined with ",";
  *     the Cookie header becomes the "cookies" array; empty maps omitted;
- *     v2 (not url) decodes the path and puts a named stage in front of it.
+ *     v2 (not url) decodes the path (once, bytes as they come: "%00" is a
+ *     NUL) and puts a named stage in front of it.
  *   - every format: Host, X-Amzn-Trace-Id and X-Forwarded-{For,Port,Proto}
- *     added when the client did not send them, as AWS does.
+ *     added when the client did not send them, as AWS does; a client's
+ *     X-Forwarded-For gets the source address appended.
  *   - alb: header names lower-case; query values stay URL-encoded (ALB does
  *     not decode them); single-value mode keeps the LAST value.
  */
@@ -28,6 +30,7 @@
 #include "apigw.h"
 #include "buf.h"
 #include "error.h"
+#include "pct.h"
 #include "xalloc.h"
 
 #define ACCOUNT_ID      "123456789012"
@@ -103,60 +106,33 @@ static char *lower_dup(const char *s)
     return d;
 }
 
-static int unreserved(int c)
-{
-    return isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~';
-}
-
 /* Percent-encode everything but RFC 3986's unreserved set. Caller frees. */
 static char *pct_encode(const char *s)
 {
-    static const char hex[] = "0123456789ABCDEF";
-    struct ember_buf  b = EMBER_BUF_INIT;
-    const unsigned char *p;
+    struct ember_buf b = EMBER_BUF_INIT;
 
-    for (p = (const unsigned char *) s; *p; p++) {
-        if (unreserved(*p)) {
-            ember_buf_append(&b, p, 1);
-        } else {
-            char e[3] = { '%', hex[*p >> 4], hex[*p & 15] };
-
-            ember_buf_append(&b, e, 3);
-        }
-    }
+    ember_pct_encode(&b, s);
     ember_buf_append(&b, "", 0);
     if (b.data == NULL)
         return ember_xstrdup("");
     return b.data;
 }
 
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-/* Decode %XX (a bad escape stays as it is). Caller frees. */
-static char *pct_decode(const char *s, size_t n)
+/* Decode %XX (a bad escape stays as it is; "+" stays "+"); *len (if not
+   NULL) the decoded length, a "%00" being a NUL inside. Caller frees. */
+static char *pct_decode_len(const char *s, size_t n, size_t *len)
 {
     char   *d = ember_xmalloc(n + 1);
-    size_t  i, j = 0;
+    size_t  o = ember_pct_decode(d, s, n, 0);
 
-    for (i = 0; i < n; i++) {
-        if (s[i] == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
-            d[j++] = (char) (hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
-            i += 2;
-        } else {
-            d[j++] = s[i];
-        }
-    }
-    d[j] = '\0';
+    if (len)
+        *len = o;
     return d;
+}
+
+static char *pct_decode(const char *s, size_t n)
+{
+    return pct_decode_len(s, n, NULL);
 }
 
 static const char b64chars[] =
@@ -438,7 +414,7 @@ static void add_aws_headers(struct built *b, const struct ember_apigw_request *r
                             enum ember_apigw_format f, time_t t)
 {
     const char *add[5][2];
-    size_t      i, n = 0;
+    size_t      i, n = 0, xff = (size_t) -1;
     int         alb = f == EMBER_APIGW_ALB;
 
     add[n][0] = "Host";
@@ -457,7 +433,14 @@ static void add_aws_headers(struct built *b, const struct ember_apigw_request *r
     for (i = 0; i < r->nheaders; i++) {
         b->hdr[b->nhdr].name = r->headers[i].name;
         b->hdr[b->nhdr++].value = r->headers[i].value ? r->headers[i].value : "";
+        if (strcasecmp(r->headers[i].name, "X-Forwarded-For") == 0)
+            xff = b->nhdr - 1;
     }
+    /* a client's X-Forwarded-For gets the address AWS saw appended (the
+       last entry is the only one a client cannot write) */
+    if (xff != (size_t) -1)
+        b->hdr[xff].value = keep(&b->s, ember_xasprintf("%s, %s", b->hdr[xff].value,
+                                                        b->source_ip));
     for (i = 0; i < n; i++) {
         if (has_header(r, add[i][0]))
             continue;
@@ -700,20 +683,27 @@ static json_object *event_v2(struct built *b, const struct ember_apigw_request *
     json_object   *m;
     struct groups  hs = { 0 }, qs = { 0 };
     const char    *api, *raw_path;
-    size_t         i;
+    size_t         i, raw_len;
 
     api = b->api_id;
-    /* HTTP APIs decode the path (Function URLs do not), and a named stage
-       is its first segment */
+    /* HTTP APIs decode the path (Function URLs do not), bytes as they come
+       (a "%00" is a NUL, "%FF" a lone byte), and a named stage is its
+       first segment */
     if (f == EMBER_APIGW_V2) {
-        char *dec = keep(&b->s, pct_decode(b->path, strlen(b->path)));
+        struct ember_buf path = EMBER_BUF_INIT;
+        size_t           dlen;
+        char            *dec = pct_decode_len(b->path, strlen(b->path), &dlen);
 
         if (strcmp(b->stage, "$default") != 0)
-            raw_path = keep(&b->s, ember_xasprintf("/%s%s", b->stage, dec));
-        else
-            raw_path = dec;
+            ember_buf_printf(&path, "/%s", b->stage);
+        ember_buf_append(&path, dec, dlen);
+        free(dec);
+        raw_len = path.len;
+        raw_path = keep(&b->s, ember_xstrndup(path.data ? path.data : "", raw_len));
+        ember_buf_free(&path);
     } else {
         raw_path = b->path;
+        raw_len = strlen(raw_path);
     }
 
     for (i = 0; i < b->nhdr; i++) {
@@ -730,7 +720,7 @@ static json_object *event_v2(struct built *b, const struct ember_apigw_request *
 
     json_object_object_add(o, "version", json_object_new_string("2.0"));
     json_object_object_add(o, "routeKey", json_object_new_string("$default"));
-    json_object_object_add(o, "rawPath", json_object_new_string(raw_path));
+    json_object_object_add(o, "rawPath", json_object_new_string_len(raw_path, (int) raw_len));
     json_object_object_add(o, "rawQueryString", json_object_new_string(b->raw_query));
     if (json_object_array_length(cookies) > 0)
         json_object_object_add(o, "cookies", cookies);
@@ -748,7 +738,7 @@ static json_object *event_v2(struct built *b, const struct ember_apigw_request *
     json_object_object_add(rc, "domainName", json_object_new_string(b->host));
     json_object_object_add(rc, "domainPrefix", json_object_new_string(api));
     json_object_object_add(http, "method", json_object_new_string(r->method));
-    json_object_object_add(http, "path", json_object_new_string(raw_path));
+    json_object_object_add(http, "path", json_object_new_string_len(raw_path, (int) raw_len));
     json_object_object_add(http, "protocol", json_object_new_string("HTTP/1.1"));
     json_object_object_add(http, "sourceIp", json_object_new_string(b->source_ip));
     json_object_object_add(http, "userAgent",

@@ -103,14 +103,15 @@ struct ember_route_info {
  */
 struct ember_request {
     const char             *method;       /* upper-case */
-    const char             *path;         /* decoded; stage prefix stripped */
+    const char             *path;         /* decoded once; stage prefix stripped */
     const char             *raw_query;    /* may be "" */
     const struct ember_kv  *headers;      size_t nheaders;   /* names lower-case */
     const struct ember_kv  *query;        size_t nquery;
     const struct ember_kv  *cookies;      size_t ncookies;
     const struct ember_kv  *params;       size_t nparams;    /* path params of the route */
     const char             *body;         size_t body_len;   /* base64 already decoded; NUL-terminated */
-    const char             *source_ip;    /* may be NULL */
+    const char             *source_ip;    /* the event's own (ALB: the last X-Forwarded-For
+                                             entry); may be NULL */
     const char             *source;       /* "v1", "v2", "url" or "alb" */
     const char             *request_id;   /* Lambda's request id */
     const char             *function_arn;

@@ -3,7 +3,7 @@
  * with the core's own client (core/runtime.c).  What it does is chosen by
  * the request's path, whatever the event's format:
  *
- *   /echo          200, the body is the event it got (JSON text)
+ *   /echo, /echo/...  200, the body is the event it got (JSON text)
  *   /env           200, {"NAME": value} of the Lambda variables it sees
  *   /pid           200, {"pid": N, "count": invocations so far in this process}
  *   /sleep/MS      sleeps MS ms, then 200 {"slept": MS, "pid": N}
@@ -100,7 +100,7 @@ static char *handle(const struct ember_invocation *inv, long count, int *error)
 
     *error = 0;
     path = ev != NULL ? event_path(ev, &method) : (method = "?", "");
-    if (strcmp(path, "/echo") == 0) {
+    if (strcmp(path, "/echo") == 0 || strncmp(path, "/echo/", 6) == 0) {
         out = ok_response("application/json", inv->event);
     } else if (strcmp(path, "/env") == 0) {
         o = json_object_new_object();

@@ -243,6 +243,7 @@ static int answer_echo(struct ember_exchange *ex)
                            ? json_object_new_string_len(req->body, (int) req->body_len)
                            : NULL);
     json_object_object_add(o, "source", str_or_null(req->source));
+    json_object_object_add(o, "source_ip", str_or_null(req->source_ip));
     json_object_object_add(o, "request_id", str_or_null(req->request_id));
     json_object_object_add(o, "remaining_ms",
                            json_object_new_boolean(ex->host->remaining_ms(ex) > 0));

@@ -482,7 +482,8 @@ static void test_v2_more(void)
               "\"sourceIp\":\"10.1.1.1\"}},\"body\":\"AAEC/w==\",\"isBase64Encoded\":true}");
     is_int(p.rc, 0, "v2 more: parses");
     is_str(r->method, "PATCH", "v2 more: method upper-cased");
-    is_str(r->path, "/prod/items/a b", "v2 more: rawPath decoded, stage left for the config to strip");
+    is_str(r->path, "/prod/items/a%20b",
+           "v2 more: rawPath as API Gateway decoded it (never again), stage left for the config");
     is_str(kv_dump(p.pool, r->query, r->nquery), "a=1 2|b=A%zz%4|c=|=d|e=|f=\xe2\x9c\x93",
            "v2 more: rawQueryString split and decoded");
     is_str(r->raw_query, "a=1+2&b=%41%zz%4&c&=d&&e=&f=%E2%9C%93", "v2 more: raw query as is");
@@ -553,7 +554,7 @@ static void test_alb_more(void)
     is_str(r->raw_query, "k=a%20b&k=c%20d&x%3D=1", "alb multi: raw query re-encoded");
     is_str(kv_all(p.pool, r->headers, r->nheaders, "set-thing"), "a|b",
            "alb multi: repeated header");
-    is_str(r->source_ip, "1.1.1.1", "alb multi: first x-forwarded-for hop");
+    is_str(r->source_ip, "2.2.2.2", "alb multi: the hop the load balancer appended (the last)");
     is_str(kv_dump(p.pool, r->cookies, r->ncookies), "s=1", "alb multi: cookies");
     is_str(r->body, "hi", "alb multi: body");
     ember_pool_destroy(p.pool);
@@ -564,6 +565,190 @@ static void test_alb_more(void)
     is_str(kv_dump(p.pool, r->query, r->nquery), "a=%zz +", "alb single: lenient decoding");
     is_str(r->raw_query, "a=%25zz%20%2B", "alb single: raw query re-encoded");
     is_str(r->source_ip, NULL, "alb single: empty x-forwarded-for: no source ip");
+    ember_pool_destroy(p.pool);
+}
+
+/* ------------------------------------------------------------ paths per source */
+
+/* Each source, the path spliced in as %s: what API Gateway, a Function URL
+   and an ALB deliver, and whether the path is still percent-encoded. */
+static const struct path_source {
+    const char *name, *fmt, *key;
+    int         encoded;
+} path_sources[] = {
+    { "rest", "{\"httpMethod\":\"GET\",\"path\":\"%s\",\"requestContext\":{\"stage\":\"prod\","
+      "\"path\":\"/prod%s\"}}", "path", 1 },
+    { "http1", "{\"version\":\"1.0\",\"httpMethod\":\"GET\",\"path\":\"%s\",\"requestContext\":"
+      "{\"apiId\":\"a\",\"stage\":\"$default\"}}", "path", 0 },
+    { "v2", "{\"version\":\"2.0\",\"rawPath\":\"%s\",\"requestContext\":{\"http\":"
+      "{\"method\":\"GET\"}}}", "rawPath", 0 },
+    { "url", "{\"version\":\"2.0\",\"rawPath\":\"%s\",\"requestContext\":{\"domainName\":"
+      "\"x.lambda-url.us-east-1.on.aws\",\"http\":{\"method\":\"GET\"}}}", "rawPath", 1 },
+    { "alb", "{\"requestContext\":{\"elb\":{}},\"httpMethod\":\"GET\",\"path\":\"%s\"}",
+      "path", 1 },
+};
+
+static void parse_path(struct parsed *p, const struct path_source *src, const char *path)
+{
+    char *json = ember_xasprintf(src->fmt, path, path);
+
+    parse_str(p, json, strlen(json));
+    free(json);
+}
+
+static void test_paths(void)
+{
+    /* the path as sent in the event; what an encoded source gives (decoded
+       once), what a decoded one gives (as is); a message is an error */
+    static const struct {
+        const char *in, *enc, *dec;
+    } cases[] = {
+        { "/hell%256f", "/hell%6f", "/hell%256f" },     /* a client's /hell%25256f */
+        { "/hell%6f", "/hello", "/hell%6f" },           /* API Gateway sends this for /hell%256f */
+        { "/a%2Fb", "/a/b", "/a%2Fb" },
+        { "/a%00b", "event: %s: contains an encoded NUL byte", "/a%00b" },
+        { "/a+b", "/a+b", "/a+b" },
+        { "/%FF", "event: %s: not UTF-8", "/%FF" },
+        { "/%C0%AF", "event: %s: not UTF-8", "/%C0%AF" },
+        { "/\xff", "event: %s: not UTF-8", "event: %s: not UTF-8" },
+        { "/caf%C3%A9", "/caf\xc3\xa9", "/caf%C3%A9" },
+        { "/caf\xc3\xa9", "/caf\xc3\xa9", "/caf\xc3\xa9" },
+        { "/%zz%4", "/%zz%4", "/%zz%4" },
+    };
+    size_t i, k;
+
+    for (k = 0; k < sizeof(path_sources) / sizeof(path_sources[0]); k++) {
+        const struct path_source *src = &path_sources[k];
+
+        for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+            const char   *want = src->encoded ? cases[i].enc : cases[i].dec;
+            struct parsed p;
+
+            parse_path(&p, src, cases[i].in);
+            if (strncmp(want, "event: ", 7) == 0) {
+                char *msg = ember_xasprintf(want, src->key);
+
+                is_int(p.rc, EMBER_ERROR, "%s %s: refused", src->name, cases[i].in);
+                is_str(p.err.message, msg, "%s %s: message", src->name, cases[i].in);
+                is_int(p.err.status, 400, "%s %s: 400", src->name, cases[i].in);
+                free(msg);
+            } else {
+                is_int(p.rc, 0, "%s %s: parses", src->name, cases[i].in);
+                is_str(p.ev.req.path, want, "%s %s: path", src->name, cases[i].in);
+                is_str(p.ev.raw_path, cases[i].in, "%s %s: raw path as delivered", src->name,
+                       cases[i].in);
+                is_int(p.ev.path_encoded, src->encoded, "%s %s: encoded %d", src->name,
+                       cases[i].in, src->encoded);
+            }
+            ember_pool_destroy(p.pool);
+        }
+    }
+}
+
+/* Only an HTTP API puts its (named) stage in front of the path. */
+static void test_stage(void)
+{
+    struct parsed p;
+
+    PARSE(&p, "{\"httpMethod\":\"GET\",\"path\":\"/hello\",\"requestContext\":"
+              "{\"stage\":\"hello\",\"path\":\"/hello/hello\"}}");
+    is_int(p.ev.source, EMBER_SRC_V1, "rest: v1");
+    is_int(p.ev.http_api, 0, "rest: not an HTTP API");
+    is_str(p.ev.stage, "hello", "rest: stage");
+    is_str(ember_event_path_stage(&p.ev), NULL, "rest: the stage is never in path");
+    ember_pool_destroy(p.pool);
+
+    PARSE(&p, "{\"version\":\"1.0\",\"httpMethod\":\"GET\",\"path\":\"/hello/hello\","
+              "\"requestContext\":{\"stage\":\"hello\",\"path\":\"/hello/hello\"}}");
+    is_int(p.ev.source, EMBER_SRC_V1, "http1: v1 shape");
+    is_str(p.ev.req.source, "v1", "http1: source v1");
+    is_int(p.ev.http_api, 1, "http1: an HTTP API");
+    is_str(ember_event_path_stage(&p.ev), "hello", "http1: the named stage is in path");
+    ember_event_strip(&p.ev, "hello");
+    is_str(p.ev.req.path, "/hello", "http1: stage stripped once");
+    is_str(p.ev.raw_path, "/hello", "http1: raw path stripped too");
+    ember_pool_destroy(p.pool);
+
+    PARSE(&p, "{\"version\":\"1.0\",\"httpMethod\":\"GET\",\"path\":\"/x\","
+              "\"requestContext\":{\"stage\":\"$default\"}}");
+    is_str(ember_event_path_stage(&p.ev), NULL, "http1 $default: no stage in path");
+    ember_pool_destroy(p.pool);
+
+    PARSE(&p, "{\"version\":\"2.0\",\"rawPath\":\"/hello\",\"requestContext\":{\"stage\":"
+              "\"hello\",\"http\":{\"method\":\"GET\"}}}");
+    is_int(p.ev.http_api, 1, "v2: an HTTP API");
+    is_str(ember_event_path_stage(&p.ev), "hello", "v2: the named stage is in rawPath");
+    ember_event_strip(&p.ev, "hello");
+    is_str(p.ev.req.path, "/", "v2: the stage alone leaves /");
+    ember_pool_destroy(p.pool);
+
+    PARSE(&p, "{\"version\":\"2.0\",\"rawPath\":\"/hello\",\"requestContext\":{\"stage\":"
+              "\"$default\",\"http\":{\"method\":\"GET\"}}}");
+    is_str(ember_event_path_stage(&p.ev), NULL, "v2 $default: no stage in path");
+    ember_pool_destroy(p.pool);
+
+    PARSE(&p, "{\"version\":\"2.0\",\"rawPath\":\"/production/x\",\"requestContext\":{\"stage\":"
+              "\"prod\",\"http\":{\"method\":\"GET\"}}}");
+    ember_event_strip(&p.ev, "prod");
+    is_str(p.ev.req.path, "/production/x", "v2: a longer first segment is not the stage");
+    ember_pool_destroy(p.pool);
+
+    PARSE(&p, "{\"version\":\"2.0\",\"rawPath\":\"/hello\",\"requestContext\":{\"stage\":"
+              "\"$default\",\"domainName\":\"x.lambda-url.us-east-1.on.aws\",\"http\":"
+              "{\"method\":\"GET\"}}}");
+    is_int(p.ev.http_api, 0, "url: not an HTTP API");
+    is_str(ember_event_path_stage(&p.ev), NULL, "url: no stage in path");
+    ember_pool_destroy(p.pool);
+
+    /* an explicit prefix on an encoded path: the first segment compares decoded */
+    PARSE(&p, "{\"requestContext\":{\"elb\":{}},\"httpMethod\":\"GET\",\"path\":\"/pr%6fd/x%2Fy\"}");
+    is_str(ember_event_path_stage(&p.ev), NULL, "alb: no stage");
+    ember_event_strip(&p.ev, "prod");
+    is_str(p.ev.raw_path, "/x%2Fy", "alb strip: raw path");
+    is_str(p.ev.req.path, "/x/y", "alb strip: path");
+    ember_event_strip(&p.ev, "x");
+    is_str(p.ev.raw_path, "/x%2Fy", "alb strip: x%%2Fy is one segment, not x");
+    ember_pool_destroy(p.pool);
+}
+
+/* The client's address: the event's own, never a header the client sets. */
+static void test_source_ip(void)
+{
+    struct parsed p;
+
+    PARSE(&p, "{\"httpMethod\":\"GET\",\"path\":\"/\",\"headers\":{\"X-Forwarded-For\":"
+              "\"6.6.6.6, 10.0.0.9\"},\"requestContext\":{\"identity\":{\"sourceIp\":\"10.0.0.9\"}}}");
+    is_str(p.ev.req.source_ip, "10.0.0.9", "rest: identity.sourceIp");
+    ember_pool_destroy(p.pool);
+
+    PARSE(&p, "{\"httpMethod\":\"GET\",\"path\":\"/\",\"headers\":{\"X-Forwarded-For\":"
+              "\"6.6.6.6\"}}");
+    is_str(p.ev.req.source_ip, NULL, "rest without identity: none, not the header");
+    ember_pool_destroy(p.pool);
+
+    PARSE(&p, "{\"version\":\"2.0\",\"rawPath\":\"/\",\"headers\":{\"x-forwarded-for\":"
+              "\"6.6.6.6, 10.0.0.8\"},\"requestContext\":{\"http\":{\"method\":\"GET\","
+              "\"sourceIp\":\"10.0.0.8\"}}}");
+    is_str(p.ev.req.source_ip, "10.0.0.8", "v2: http.sourceIp");
+    ember_pool_destroy(p.pool);
+
+    PARSE(&p, "{\"requestContext\":{\"elb\":{}},\"httpMethod\":\"GET\",\"path\":\"/\","
+              "\"headers\":{\"x-forwarded-for\":\"6.6.6.6, 10.0.0.7\"}}");
+    is_str(p.ev.req.source_ip, "10.0.0.7", "alb: the entry the load balancer appended");
+    ember_pool_destroy(p.pool);
+
+    PARSE(&p, "{\"requestContext\":{\"elb\":{}},\"httpMethod\":\"GET\",\"path\":\"/\","
+              "\"multiValueHeaders\":{\"x-forwarded-for\":[\"6.6.6.6\",\"5.5.5.5 ,10.0.0.6 \"]}}");
+    is_str(p.ev.req.source_ip, "10.0.0.6", "alb multi: last entry of the last header");
+    ember_pool_destroy(p.pool);
+
+    PARSE(&p, "{\"requestContext\":{\"elb\":{}},\"httpMethod\":\"GET\",\"path\":\"/\","
+              "\"headers\":{\"x-forwarded-for\":\"6.6.6.6,\"}}");
+    is_str(p.ev.req.source_ip, NULL, "alb: an empty last entry is no address");
+    ember_pool_destroy(p.pool);
+
+    PARSE(&p, "{\"requestContext\":{\"elb\":{}},\"httpMethod\":\"GET\",\"path\":\"/\"}");
+    is_str(p.ev.req.source_ip, NULL, "alb without x-forwarded-for: none");
     ember_pool_destroy(p.pool);
 }
 
@@ -1052,6 +1237,9 @@ int main(void)
     test_v1_multi();
     test_v2_more();
     test_alb_more();
+    test_paths();
+    test_stage();
+    test_source_ip();
     test_malformed();
     test_truncated();
     test_mutations();

@@ -521,7 +521,7 @@ static void test_echo(struct ember_plugins *ps)
            "\"query\":[[\"a\",\"1\"],[\"b\",\"x/y\"],[\"a\",\"2\"]],"
            "\"headers\":[[\"content-type\",\"text/plain\"],[\"x-foo\",\"bar\"],"
            "[\"x-foo\",\"baz\"]],\"cookies\":[[\"sid\",\"s1\"]],\"body\":\"hello\","
-           "\"source\":\"v2\",\"request_id\":\"rid-1\",\"remaining_ms\":true}",
+           "\"source\":\"v2\",\"source_ip\":null,\"request_id\":\"rid-1\",\"remaining_ms\":true}",
            "echo: the request as probe saw it");
 
     /* the host lookups, on the same exchange */

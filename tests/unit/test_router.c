@@ -56,6 +56,7 @@ static const char *const table[] = {
 
 static struct ember_router *router;
 static struct ember_pool   *pool;
+static int                  encoded;    /* the paths below are still percent-encoded */
 
 /* Expect FOUND on the route at `line`, with params "a=1&b=2" ("" for none). */
 static void found(const char *method, const char *path, int line, const char *params)
@@ -67,7 +68,7 @@ static void found(const char *method, const char *path, int line, const char *pa
     struct ember_buf    got = EMBER_BUF_INIT;
     enum ember_route_match m;
 
-    m = ember_router_match(router, method, path, pool, &route, &kv, &n, &allow);
+    m = ember_router_match(router, method, path, encoded, pool, &route, &kv, &n, &allow);
     is_int(m, EMBER_ROUTE_FOUND, "%s %s: found", method, path);
     is_int(route ? route->info.line : 0, line, "%s %s: the route at line %d", method, path, line);
     for (i = 0; i < n; i++)
@@ -85,7 +86,7 @@ static void none(const char *method, const char *path)
     const char         *allow = "x";
     enum ember_route_match m;
 
-    m = ember_router_match(router, method, path, pool, &route, &kv, &n, &allow);
+    m = ember_router_match(router, method, path, encoded, pool, &route, &kv, &n, &allow);
     is_int(m, EMBER_ROUTE_NONE, "%s %s: 404", method, path ? path : "(null)");
     ok(route == NULL && kv == NULL && n == 0 && allow == NULL, "%s %s: nothing set", method,
        path ? path : "(null)");
@@ -99,7 +100,7 @@ static void not_allowed(const char *method, const char *path, const char *want)
     const char         *allow = NULL;
     enum ember_route_match m;
 
-    m = ember_router_match(router, method, path, pool, &route, &kv, &n, &allow);
+    m = ember_router_match(router, method, path, encoded, pool, &route, &kv, &n, &allow);
     is_int(m, EMBER_ROUTE_METHOD, "%s %s: 405", method, path);
     is_str(allow, want, "%s %s: allow", method, path);
     ok(route == NULL, "%s %s: no route", method, path);
@@ -156,7 +157,7 @@ static void test_match(void)
     found("GET", "/p/1/2/3/4", 49, "a=1&b=2&c=3/4");
     found("get", "/items", 1, "");                       /* methods compare case-blind */
 
-    /* no second decoding: the path arrives decoded from core/event.c */
+    /* a path already decoded (HTTP API): never decoded again */
     found("GET", "/items/a%20b", 4, "id=a%20b");
     found("GET", "/items/a b", 4, "id=a b");
     found("GET", "/items/AB\xe2\x82\xac", 4, "id=AB\xe2\x82\xac");
@@ -164,6 +165,31 @@ static void test_match(void)
     found("GET", "/items/a+b", 4, "id=a+b");             /* "+" is not a space in a path */
     found("PUT", "/greedy/x%2Fy/z", 40, "rest=x%2Fy/z");
     found("GET", "/items/%6eew", 4, "id=%6eew");         /* literals compare as written */
+    found("GET", "/items/a%2Fb", 4, "id=a%2Fb");
+    found("GET", "/items/%2541", 4, "id=%2541");
+    none("GET", "/it%65ms");
+
+    /* a path still encoded (REST, Function URL, ALB): split on "/", then
+       each segment decoded once: a literal compares decoded, a param is
+       decoded after the split, so "%2F" never makes a new segment */
+    encoded = 1;
+    found("GET", "/items/a%2Fb", 4, "id=a/b");
+    found("GET", "/items/a%2fb", 4, "id=a/b");
+    found("GET", "/items/a%20b", 4, "id=a b");
+    found("GET", "/items/%2541", 4, "id=%41");           /* once, not twice */
+    found("GET", "/items/%6eew", 7, "");                 /* a literal, once decoded */
+    found("GET", "/it%65ms", 1, "");
+    found("GET", "/items/a+b", 4, "id=a+b");
+    found("GET", "/items/%zz%4", 4, "id=%zz%4");
+    found("GET", "/items/%E2%82%AC", 4, "id=\xe2\x82\xac");
+    found("PUT", "/greedy/x%2Fy/z%20", 40, "rest=x/y/z ");
+    found("GET", "/files/x%2Fmeta", 16, "path=x/meta");  /* not {dir}/meta */
+    found("GET", "/a/%62/c", 37, "y=c");
+    not_allowed("PUT", "/it%65ms", "GET, POST, OPTIONS");
+    none("GET", "/items%2F42");                          /* one segment, no such literal */
+    found("GET", "/items/42%2F", 4, "id=42/");           /* the slash stays in the param */
+    none("GET", "/dir%2F");
+    encoded = 0;
 
     /* 404 */
     none("GET", "/items/");                              /* trailing slash is exact */
@@ -306,7 +332,7 @@ static void test_duplicates(void)
         ok(conf && ember_router_build(&router, conf, &errs) == EMBER_OK
            && ember_router_count(router) == 0, "empty table builds");
         pool = ember_pool_create();
-        is_int(ember_router_match(router, "GET", "/", pool, &route, &kv, &n, &allow),
+        is_int(ember_router_match(router, "GET", "/", 0, pool, &route, &kv, &n, &allow),
                EMBER_ROUTE_NONE, "empty table: GET / is 404");
         ember_pool_destroy(pool);
         ember_router_free(router);
