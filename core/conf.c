@@ -154,26 +154,8 @@ static const char *show(struct parser *p, const char *s)
 {
     struct ember_buf b = EMBER_BUF_INIT;
     const char      *out;
-    size_t           i;
 
-    for (i = 0; s[i] != '\0'; i++) {
-        unsigned char c = (unsigned char) s[i];
-
-        if (i == 200) {
-            ember_buf_puts(&b, "...");
-            break;
-        }
-        if (c == '\n')
-            ember_buf_puts(&b, "\\n");
-        else if (c == '\t')
-            ember_buf_puts(&b, "\\t");
-        else if (c == '"' || c == '\\')
-            ember_buf_printf(&b, "\\%c", c);
-        else if (c < 0x20 || c == 0x7f)
-            ember_buf_printf(&b, "\\x%02x", c);
-        else
-            ember_buf_append(&b, &s[i], 1);
-    }
+    ember_schema_show(&b, s);
     out = ember_pool_strdup(p->tmp, ember_buf_str(&b));
     ember_buf_free(&b);
     return out;
@@ -187,13 +169,9 @@ static const char *route_prefix(struct parser *p, const struct troute *r)
 
 static const char *argc_reason(struct parser *p, const char *name, int min, int max, int got)
 {
-    if (max == 0)
-        return reasonf(p, "directive \"%s\" takes no arguments, got %d", show(p, name), got);
-    if (min == max)
-        return reasonf(p, "directive \"%s\" takes %d argument%s, got %d", show(p, name), min,
-                       min == 1 ? "" : "s", got);
-    return reasonf(p, "directive \"%s\" takes %d to %d arguments, got %d", show(p, name), min,
-                   max, got);
+    ember_buf_reset(&p->reason);
+    ember_schema_argc_reason(&p->reason, name, min, max, got);
+    return ember_buf_str(&p->reason);
 }
 
 /* ------------------------------------------------------------------ frames */
@@ -473,31 +451,12 @@ static void top_level(struct parser *p, int argc, char **argv, const char *name,
 
 /* ------------------------------------------------------------------ plugin settings */
 
-static int value_allowed(const char *values, const char *v)
-{
-    size_t n = strlen(v);
-
-    while (*values) {
-        const char *bar = strchr(values, '|');
-        size_t      len = bar ? (size_t) (bar - values) : strlen(values);
-
-        if (len == n && strncmp(values, v, n) == 0)
-            return 1;
-        if (bar == NULL)
-            break;
-        values = bar + 1;
-    }
-    return 0;
-}
-
 /* A line inside `plugin NAME {` (route == NULL) or a route's `NAME {`. */
 static void setting(struct parser *p, struct tblock *b, const struct troute *route,
                     int argc, char **argv, const char *name, int opens)
 {
-    const char                       *pre = route ? route_prefix(p, route) : "";
-    const char                       *pname = show(p, b->name);
-    const struct ember_directive_def *d;
-    const struct dnode               *first;
+    const char         *pre = route ? route_prefix(p, route) : "";
+    const struct dnode *first;
 
     if (opens) {
         error(p, p->line, "%sdirective \"%s\" takes no block", pre, show(p, name));
@@ -508,36 +467,17 @@ static void setting(struct parser *p, struct tblock *b, const struct troute *rou
         error(p, p->line, "%s%s", pre, secret_reason(p, name));
         return;
     }
-    d = ember_schema_directive(b->schema, name);
-    if (d == NULL) {
-        error(p, p->line, "%sunknown directive \"%s\" for plugin \"%s\"", pre, show(p, name),
-              pname);
-        return;
-    }
-    if (route == NULL && !(d->scope & EMBER_SCOPE_GLOBAL)) {
-        error(p, p->line, "directive \"%s\" of plugin \"%s\" is a route setting: put it in "
-              "a route's \"%s { ... }\" block", name, pname, pname);
-        return;
-    }
-    if (route != NULL && !(d->scope & EMBER_SCOPE_ROUTE)) {
-        error(p, p->line, "%sdirective \"%s\" of plugin \"%s\" is a global setting: put it in "
-              "\"plugin %s { ... }\"", pre, name, pname, pname);
-        return;
-    }
-    if (argc < d->min_args || argc > d->max_args) {
-        error(p, p->line, "%s%s", pre, argc_reason(p, name, d->min_args, d->max_args, argc));
-        return;
-    }
-    if (d->values && !value_allowed(d->values, argv[0])) {
-        error(p, p->line, "%sdirective \"%s\": expected one of %s, got \"%s\"", pre, name,
-              d->values, show(p, argv[0]));
-        return;
-    }
     first = block_find(b, name);
-    if (!d->multi && first) {
-        error(p, p->line, "%sdirective \"%s\" repeated (first at line %d)", pre, name,
-              first->d.line);
-        return;
+    /* an out-of-tree plugin (no schema): checked against its own table at
+       `bootstrap -t` and at its first load (core/plugin.c) */
+    if (b->schema != NULL) {
+        ember_buf_reset(&p->reason);
+        if (ember_schema_check(b->schema->d, b->name, route != NULL, name, argc,
+                               (const char *const *) argv, first ? first->d.line : 0,
+                               &p->reason) != 0) {
+            error(p, p->line, "%s%s", pre, ember_buf_str(&p->reason));
+            return;
+        }
     }
     block_add(p, b, argc, argv, name);
 }

@@ -11,6 +11,7 @@
 #include "config.h"
 
 #include <dlfcn.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,9 @@
 #ifndef EMBER_PKGLIBDIR
 #define EMBER_PKGLIBDIR "/usr/local/lib/ember"
 #endif
+
+/* ABI 2's struct up to fini; optional hooks after it are checked one by one */
+#define EMBER_PLUGIN_MIN_SIZE (offsetof(struct ember_plugin, fini) + sizeof(void (*)(void *)))
 
 #define MISSING_HINT "check --with-plugins and the ZIP's plugins/"
 
@@ -197,6 +201,14 @@ static int map_plugin(struct ember_plugin_slot *slot, const struct ember_plugin 
     if (p->abi != EMBER_PLUGIN_ABI) {
         ember_fail(err, 500, "plugin \"%s\": %s: plugin ABI %u, runtime needs %u",
                    slot->name, slot->path, (unsigned) p->abi, (unsigned) EMBER_PLUGIN_ABI);
+        dlclose(dl);
+        return EMBER_ERROR;
+    }
+    if (p->size < EMBER_PLUGIN_MIN_SIZE) {
+        ember_fail(err, 500, "plugin \"%s\": %s: struct ember_plugin of %zu bytes, ABI %u "
+                   "needs at least %zu (fill its header with EMBER_PLUGIN_HEADER)", slot->name,
+                   slot->path, p->size, (unsigned) EMBER_PLUGIN_ABI,
+                   (size_t) EMBER_PLUGIN_MIN_SIZE);
         dlclose(dl);
         return EMBER_ERROR;
     }

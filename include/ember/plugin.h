@@ -26,10 +26,13 @@ extern "C" {
 #endif
 
 #define EMBER_PLUGIN_MAGIC  0x454d4252u   /* "EMBR" */
-#define EMBER_PLUGIN_ABI    1u
+/* 2: the plugin carries its directive table (struct ember_directive) and
+   its struct's size, so hooks added at the end stay optional. */
+#define EMBER_PLUGIN_ABI    2u
 
 /* Fills the ABI fields of a struct ember_plugin; nobody writes them by hand. */
-#define EMBER_PLUGIN_HEADER .magic = EMBER_PLUGIN_MAGIC, .abi = EMBER_PLUGIN_ABI
+#define EMBER_PLUGIN_HEADER .magic = EMBER_PLUGIN_MAGIC, .abi = EMBER_PLUGIN_ABI, \
+                            .size = sizeof(struct ember_plugin)
 
 /* Return values of hooks and host calls. Zero is success. */
 enum ember_rc {
@@ -87,6 +90,49 @@ struct ember_conf_block {
     size_t                              n;
     const struct ember_conf_directive  *d;
 };
+
+/*
+ * The directives a plugin accepts: its table, ended by EMBER_DIRECTIVES_END
+ * (nginx's ngx_command_t, lighttpd's T_CONFIG_*).  The core checks every
+ * directive of the config against it - name, scope, argument count, the
+ * type of each argument - before the plugin sees the block, so a plugin's
+ * hooks only read values that passed.  A built-in plugin keeps its table in
+ * plugins/NAME/NAME.def, compiled into the plugin and into the core (which
+ * then checks at every start without loading it); an out-of-tree plugin's
+ * table is read from its .so at `bootstrap -t` and at its first load.
+ */
+enum ember_scope {
+    EMBER_SCOPE_GLOBAL = 1,     /* in `plugin NAME { }` */
+    EMBER_SCOPE_ROUTE  = 2,     /* in a route's `NAME { }` */
+    EMBER_SCOPE_BOTH   = 3
+};
+
+/* The type of every argument of a directive. */
+enum ember_value_type {
+    EMBER_T_STRING = 0,  /* any text, "" too */
+    EMBER_T_INT,         /* decimal digits (a '-' only if min < 0), min..max */
+    EMBER_T_ENUM,        /* one of values "a|b|c", exactly */
+    EMBER_T_ENUMI,       /* one of values "a|b|c", ignoring case */
+    EMBER_T_ENV,         /* an environment variable's name: [A-Za-z_][A-Za-z0-9_]* */
+    EMBER_T_PATH,        /* a file path: not empty */
+    EMBER_T_URL          /* scheme://host...; values: the schemes allowed, "https|http" */
+};
+
+struct ember_directive {
+    const char *name;
+    int         scope;       /* enum ember_scope */
+    int         min_args;
+    int         max_args;
+    int         multi;       /* may repeat in one block */
+    int         type;        /* enum ember_value_type, of every argument */
+    long        min, max;    /* EMBER_T_INT */
+    const char *values;      /* EMBER_T_ENUM*, EMBER_T_URL; else NULL */
+};
+
+/* One entry of a table; plugins/NAME/NAME.def is a list of these. */
+#define EMBER_DIRECTIVE(name, scope, min_args, max_args, multi, type, min, max, values) \
+    { name, scope, min_args, max_args, multi, type, min, max, values },
+#define EMBER_DIRECTIVES_END { NULL, 0, 0, 0, 0, 0, 0, 0, NULL }
 
 /* The route a request matched. Borrowed for the request. */
 struct ember_route_info {
@@ -196,6 +242,9 @@ struct ember_host {
  * A plugin.  Hooks get their error struct from the caller; they fill it
  * with host->fail and return EMBER_ERROR.
  *
+ * directives: the table of what the plugin accepts (see above); NULL
+ *             accepts no directive at all.
+
  * init:       once, on first use.  `global` is the `plugin NAME {}` block
  *             (an empty block if the config has none).  Allocate state here.
  *             Do nothing here that can wait for a request (laziness rule).
@@ -207,7 +256,9 @@ struct ember_host {
 struct ember_plugin {
     uint32_t    magic;
     uint32_t    abi;
+    size_t      size;       /* sizeof(struct ember_plugin) as the plugin saw it */
     const char *name;
+    const struct ember_directive *directives;
 
     int  (*init)(void **state, const struct ember_host *host,
                  const struct ember_conf_block *global, struct ember_error *err);
@@ -216,7 +267,16 @@ struct ember_plugin {
     int  (*handle)(void *state, void *route_state, struct ember_exchange *ex);
     void (*route_fini)(void *state, void *route_state);
     void (*fini)(void *state);
+
+    /* New optional hooks go here, at the end, without a new ABI number:
+       the core calls one only if the plugin's size covers it
+       (EMBER_PLUGIN_HAS) and it is not NULL. */
 };
+
+/* Does plugin p (a const struct ember_plugin *) have optional hook `member`? */
+#define EMBER_PLUGIN_HAS(p, member) \
+    ((p)->size >= offsetof(struct ember_plugin, member) + sizeof((p)->member) \
+     && (p)->member != NULL)
 
 /* Plugins define their one symbol with this: visible, everything else hidden. */
 #define EMBER_PLUGIN_EXPORT __attribute__((visibility("default")))

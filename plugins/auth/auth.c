@@ -996,9 +996,16 @@ static void auth_fini(void *state)
     free(st);
 }
 
+/* What the config may say to us: auth.def, also compiled into the core. */
+static const struct ember_directive auth_directives[] = {
+#include "auth.def"
+    EMBER_DIRECTIVES_END
+};
+
 EMBER_PLUGIN_EXPORT const struct ember_plugin ember_plugin_auth = {
     EMBER_PLUGIN_HEADER,
     .name       = "auth",
+    .directives = auth_directives,
     .init       = auth_init,
     .route_init = auth_route_init,
     .handle     = auth_handle,

@@ -215,9 +215,16 @@ static void db_fini(void *state)
     free(db);
 }
 
+/* What the config may say to us: db.def, also compiled into the core. */
+static const struct ember_directive db_directives[] = {
+#include "db.def"
+    EMBER_DIRECTIVES_END
+};
+
 EMBER_PLUGIN_EXPORT const struct ember_plugin ember_plugin_db = {
     EMBER_PLUGIN_HEADER,
     .name       = "db",
+    .directives = db_directives,
     .init       = db_init,
     .route_init = db_route_init,
     .handle     = db_handle,

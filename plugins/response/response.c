@@ -790,9 +790,16 @@ static void response_fini(void *state)
     free(rp);
 }
 
+/* What the config may say to us: response.def, also compiled into the core. */
+static const struct ember_directive response_directives[] = {
+#include "response.def"
+    EMBER_DIRECTIVES_END
+};
+
 EMBER_PLUGIN_EXPORT const struct ember_plugin ember_plugin_response = {
     EMBER_PLUGIN_HEADER,
     .name       = "response",
+    .directives = response_directives,
     .init       = response_init,
     .route_init = response_route_init,
     .handle     = response_handle,

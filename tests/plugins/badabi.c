@@ -1,8 +1,9 @@
 /*
- * badabi - a test-only plugin built for a future ABI, to prove the loader
- * refuses it with a clear message ("plugin ABI 2, runtime needs 1") and
- * never calls into it.  The header is written by hand on purpose: real
- * plugins use EMBER_PLUGIN_HEADER.
+ * badabi - a test-only plugin built for ABI 1 (before plugins carried
+ * their directive table), to prove the loader refuses it with a clear
+ * message ("plugin ABI 1, runtime needs 2") and never calls into it.  Its
+ * struct is ABI 1's layout, written by hand on purpose: real plugins use
+ * struct ember_plugin and EMBER_PLUGIN_HEADER.
  */
 #include <stdlib.h>
 
@@ -19,9 +20,23 @@ static int badabi_handle(void *state, void *route_state, struct ember_exchange *
     abort();
 }
 
-EMBER_PLUGIN_EXPORT const struct ember_plugin ember_plugin_badabi = {
+/* ABI 1: magic, abi, name, init, route_init, handle, route_fini, fini */
+struct ember_plugin_v1 {
+    uint32_t    magic;
+    uint32_t    abi;
+    const char *name;
+    int  (*init)(void **state, const struct ember_host *host,
+                 const struct ember_conf_block *global, struct ember_error *err);
+    int  (*route_init)(void *state, const struct ember_conf_block *conf,
+                       void **route_state, struct ember_error *err);
+    int  (*handle)(void *state, void *route_state, struct ember_exchange *ex);
+    void (*route_fini)(void *state, void *route_state);
+    void (*fini)(void *state);
+};
+
+EMBER_PLUGIN_EXPORT const struct ember_plugin_v1 ember_plugin_badabi = {
     .magic  = EMBER_PLUGIN_MAGIC,
-    .abi    = EMBER_PLUGIN_ABI + 1,
+    .abi    = 1,
     .name   = "badabi",
     .init   = badabi_init,
     .handle = badabi_handle,

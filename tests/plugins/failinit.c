@@ -31,9 +31,15 @@ static int failinit_handle(void *state, void *route_state, struct ember_exchange
     abort();    /* never initialised, never called */
 }
 
+static const struct ember_directive failinit_directives[] = {
+    EMBER_DIRECTIVE("record", EMBER_SCOPE_GLOBAL, 1, 1, 0, EMBER_T_PATH, 0, 0, NULL)
+    EMBER_DIRECTIVES_END
+};
+
 EMBER_PLUGIN_EXPORT const struct ember_plugin ember_plugin_failinit = {
     EMBER_PLUGIN_HEADER,
     .name   = "failinit",
+    .directives = failinit_directives,
     .init   = failinit_init,
     .handle = failinit_handle,
 };

@@ -287,9 +287,16 @@ static void probe_fini(void *state)
     free(state);
 }
 
+/* What the config may say to us: probe.def, also compiled into the core. */
+static const struct ember_directive probe_directives[] = {
+#include "probe.def"
+    EMBER_DIRECTIVES_END
+};
+
 EMBER_PLUGIN_EXPORT const struct ember_plugin ember_plugin_probe = {
     EMBER_PLUGIN_HEADER,
     .name       = "probe",
+    .directives = probe_directives,
     .init       = probe_init,
     .route_init = probe_route_init,
     .handle     = probe_handle,

@@ -71,29 +71,114 @@ static void test_schema(void)
     ok(ember_schema_find("probe") == NULL, "schema: probe hidden with EMBER_TEST_PLUGINS=0");
     setenv("EMBER_TEST_PLUGINS", "1", 1);
     s = ember_schema_find("probe");
-    ok(s != NULL && s->test_only == 1 && s->n == 5, "schema: probe, test-only, 5 directives");
+    ok(s != NULL && s->test_only == 1 && s->d[5].name == NULL
+       && s->d[4].name != NULL, "schema: probe, test-only, 5 directives");
     ok(strstr(ember_schema_built(), "probe") == NULL, "schema: probe never in the built list");
-    ok(s && ember_schema_directive(s, "echo") != NULL
-       && strcmp(ember_schema_directive(s, "echo")->values, "on|off") == 0
-       && ember_schema_directive(s, "echo")->scope == EMBER_SCOPE_ROUTE,
+    ok(s && ember_schema_directive(s->d, "echo") != NULL
+       && strcmp(ember_schema_directive(s->d, "echo")->values, "on|off") == 0
+       && ember_schema_directive(s->d, "echo")->scope == EMBER_SCOPE_ROUTE,
        "schema: probe echo is route-only, on|off");
-    ok(s && ember_schema_directive(s, "nope") == NULL, "schema: unknown directive -> NULL");
+    ok(s && ember_schema_directive(s->d, "nope") == NULL, "schema: unknown directive -> NULL");
     ok(ember_schema_find("nope") == NULL, "schema: unknown plugin -> NULL");
 #ifdef EMBER_WITH_DB
     s = ember_schema_find("db");
-    ok(s && s->test_only == 0 && ember_schema_directive(s, "result")
-       && strcmp(ember_schema_directive(s, "result")->values, "one|many|none") == 0,
+    ok(s && s->test_only == 0 && ember_schema_directive(s->d, "result")
+       && strcmp(ember_schema_directive(s->d, "result")->values, "one|many|none") == 0,
        "schema: db result one|many|none");
 #else
     ok(ember_schema_find("db") == NULL, "schema: db not built");
 #endif
 #ifdef EMBER_WITH_AUTH
     s = ember_schema_find("auth");
-    ok(s && ember_schema_directive(s, "require_claims")
-       && ember_schema_directive(s, "require_claims")->multi == 1, "schema: auth require_claims multi");
+    ok(s && ember_schema_directive(s->d, "require_claims")
+       && ember_schema_directive(s->d, "require_claims")->multi == 1, "schema: auth require_claims multi");
 #else
     ok(ember_schema_find("auth") == NULL, "schema: auth not built");
 #endif
+}
+
+/* The typed check of one directive (schema.c), against a table of every type. */
+static const struct ember_directive typed[] = {
+    EMBER_DIRECTIVE("n",    EMBER_SCOPE_BOTH,   1, 2, 0, EMBER_T_INT, -5, 9223372036854775807L, NULL)
+    EMBER_DIRECTIVE("pos",  EMBER_SCOPE_BOTH,   1, 1, 0, EMBER_T_INT, 1, 10, NULL)
+    EMBER_DIRECTIVE("e",    EMBER_SCOPE_GLOBAL, 1, 1, 0, EMBER_T_ENUM, 0, 0, "a|bb")
+    EMBER_DIRECTIVE("ei",   EMBER_SCOPE_ROUTE,  1, 3, 0, EMBER_T_ENUMI, 0, 0, "HS256|RS256")
+    EMBER_DIRECTIVE("env",  EMBER_SCOPE_BOTH,   1, 1, 1, EMBER_T_ENV, 0, 0, NULL)
+    EMBER_DIRECTIVE("path", EMBER_SCOPE_BOTH,   1, 1, 0, EMBER_T_PATH, 0, 0, NULL)
+    EMBER_DIRECTIVE("url",  EMBER_SCOPE_BOTH,   1, 1, 0, EMBER_T_URL, 0, 0, "https|http")
+    EMBER_DIRECTIVE("any",  EMBER_SCOPE_BOTH,   0, 1, 0, EMBER_T_STRING, 0, 0, NULL)
+    EMBER_DIRECTIVES_END
+};
+
+/* check one directive `name v` (route scope unless global); the reason, or "" */
+static const char *check1(const char *name, int route, const char *v, int prev)
+{
+    static struct ember_buf why = EMBER_BUF_INIT;
+    const char             *argv[2] = { v, NULL };
+
+    ember_buf_reset(&why);
+    if (ember_schema_check(typed, "t", route, name, v ? 1 : 0, argv, prev, &why) == 0
+        && why.len != 0)
+        return "(0 with a reason)";
+    return ember_buf_str(&why);
+}
+
+static void test_types(void)
+{
+    is_str(check1("n", 1, "0", 0), "", "INT: 0");
+    is_str(check1("n", 1, "-5", 0), "", "INT: min");
+    is_str(check1("n", 1, "-6", 0), "directive \"n\": expected an integer from -5 to "
+           "9223372036854775807, got \"-6\"", "INT: below min");
+    is_str(check1("n", 1, "9223372036854775807", 0), "", "INT: LONG_MAX");
+    ok(*check1("n", 1, "9223372036854775808", 0) != '\0', "INT: LONG_MAX + 1 refused");
+    ok(*check1("n", 1, "99999999999999999999999", 0) != '\0', "INT: overflow refused");
+    ok(*check1("n", 1, "", 0) != '\0', "INT: empty refused");
+    ok(*check1("n", 1, "-", 0) != '\0', "INT: a lone - refused");
+    ok(*check1("n", 1, "+1", 0) != '\0', "INT: + refused");
+    ok(*check1("n", 1, " 1", 0) != '\0', "INT: blank refused");
+    ok(*check1("n", 1, "1x", 0) != '\0', "INT: trailing junk refused");
+    is_str(check1("pos", 1, "-1", 0), "directive \"pos\": expected an integer from 1 to 10, "
+           "got \"-1\"", "INT: no - when min >= 0");
+    is_str(check1("pos", 1, "010", 0), "", "INT: leading zeros");
+    is_str(check1("e", 0, "bb", 0), "", "ENUM: a value");
+    is_str(check1("e", 0, "b", 0), "directive \"e\": expected one of a|bb, got \"b\"",
+           "ENUM: a prefix is not a value");
+    is_str(check1("e", 0, "BB", 0), "directive \"e\": expected one of a|bb, got \"BB\"",
+           "ENUM: case counts");
+    is_str(check1("ei", 1, "hs256", 0), "", "ENUMI: any case");
+    {
+        static struct ember_buf why = EMBER_BUF_INIT;
+        const char *argv[] = { "HS256", "rs256", "XS1", NULL };
+
+        is_int(ember_schema_check(typed, "t", 1, "ei", 3, argv, 0, &why), -1,
+               "every argument is checked");
+        is_str(ember_buf_str(&why), "directive \"ei\": expected one of HS256|RS256, got \"XS1\"",
+               "... and the wrong one named");
+        ember_buf_free(&why);
+    }
+    is_str(check1("env", 1, "_A1", 0), "", "ENV: _A1");
+    ok(*check1("env", 1, "A-B", 0) != '\0', "ENV: A-B refused");
+    ok(*check1("env", 1, "", 0) != '\0', "ENV: empty refused");
+    is_str(check1("path", 1, "x", 0), "", "PATH: x");
+    is_str(check1("path", 1, "", 0), "directive \"path\": expected a file path, got \"\"",
+           "PATH: empty refused");
+    is_str(check1("url", 1, "HTTPS://h/x", 0), "", "URL: scheme in any case");
+    is_str(check1("url", 1, "ftp://h", 0), "directive \"url\": expected a URL (https://... or "
+           "http://...), got \"ftp://h\"", "URL: another scheme refused");
+    ok(*check1("url", 1, "https://", 0) != '\0', "URL: nothing after :// refused");
+    ok(*check1("url", 1, "h", 0) != '\0', "URL: no scheme refused");
+    is_str(check1("any", 1, "\x01\"", 0), "", "STRING: anything");
+    is_str(check1("any", 1, NULL, 0), "", "STRING: 0 arguments allowed");
+    is_str(check1("e", 1, "a", 0), "directive \"e\" of plugin \"t\" is a global setting: put "
+           "it in \"plugin t { ... }\"", "scope: global only");
+    is_str(check1("ei", 0, "HS256", 0), "directive \"ei\" of plugin \"t\" is a route setting: "
+           "put it in a route's \"t { ... }\" block", "scope: route only");
+    is_str(check1("pos", 1, "1", 7), "directive \"pos\" repeated (first at line 7)",
+           "repeated");
+    is_str(check1("env", 1, "A", 7), "", "multi may repeat");
+    is_str(check1("zz\n", 1, "1", 0), "unknown directive \"zz\\n\" for plugin \"t\"",
+           "unknown, shown escaped");
+    is_str(check1("pos", 1, NULL, 0), "directive \"pos\" takes 1 argument, got 0", "argc");
 }
 
 static void test_shipped(void)
@@ -490,6 +575,7 @@ int main(void)
 {
     setenv("EMBER_TEST_PLUGINS", "1", 1);
     test_schema();
+    test_types();
     test_shipped();
     test_structure();
     test_errors();

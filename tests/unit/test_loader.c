@@ -315,8 +315,8 @@ static void test_badabi(struct ember_plugins *ps)
     is_int(ember_plugin_load(ps, s, &err), EMBER_ERROR, "badabi is refused");
     is_int(err.status, 500, "status 500");
     ok(err.public_message == NULL, "no public message");
-    snprintf(expect, sizeof(expect), "plugin \"badabi\": %s/badabi.so: plugin ABI 2, "
-             "runtime needs 1", plugdir);
+    snprintf(expect, sizeof(expect), "plugin \"badabi\": %s/badabi.so: plugin ABI 1, "
+             "runtime needs 2", plugdir);
     is_str(err.message, expect, "the ABI message names the file and both numbers");
     ok(s->plugin == NULL && s->dl == NULL && s->state == NULL, "slot stays unloaded");
     ok(!maps_has("/badabi.so"), "badabi.so is unmapped again");
@@ -598,8 +598,8 @@ static void test_route_errors(struct ember_plugins *ps)
     is_int(run(&f, ps, R_BADABI, "GET", "/badabi"), EMBER_ERROR, "badabi route: error");
     is_int(f.err.status, 500, "badabi route: 500");
     ok(f.err.public_message == NULL, "badabi route: no public message");
-    snprintf(expect, sizeof(expect), "plugin \"badabi\": %s/badabi.so: plugin ABI 2, "
-             "runtime needs 1", plugdir);
+    snprintf(expect, sizeof(expect), "plugin \"badabi\": %s/badabi.so: plugin ABI 1, "
+             "runtime needs 2", plugdir);
     is_str(f.err.message, expect, "badabi route: the loader's message");
     ember_exchange_error_response(&f.ex, &f.err);
     is_str(f.res.body, "{\"message\":\"Internal Server Error\"}", "badabi route: body");
