@@ -74,7 +74,8 @@ enum gw_failure {
     GW_MALFORMED,          /* the answer does not parse as the gateway's format */
     GW_TIMEOUT,            /* the gateway's own limit */
     GW_TOO_LARGE,
-    GW_UNAVAILABLE
+    GW_UNAVAILABLE,
+    GW_THROTTLED           /* every sandbox busy at --max-concurrency: Lambda's 429 */
 };
 
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
@@ -164,20 +165,47 @@ static int send_gateway_error(struct MHD_Connection *conn, const struct ember_fr
                               enum gw_failure why, const char *request_id,
                               enum MHD_Result *ret)
 {
-    struct ember_apigw_header ct = { (char *)"Content-Type", (char *)"application/json" };
+    struct ember_apigw_header h[2] = {
+        { (char *)"Content-Type", (char *)"application/json" },
+        { (char *)"x-amzn-ErrorType", (char *)"TooManyRequestsException" },
+    };
+    struct ember_apigw_header *ct = &h[0];
     const char *body;
     char html[256];
-    int status;
+    int status, throttled_500 = 0;
 
+    if (why == GW_THROTTLED) {
+        /* Lambda's TooManyRequestsException (HTTP 429).  A Function URL hands
+           it to the client as is; API Gateway's Lambda proxy integration
+           turns it into its 500; an ALB into a 503.  (emu/local/README.md) */
+        switch (conf->format) {
+        case EMBER_APIGW_URL:
+            body = "{\"Reason\":\"ReservedFunctionConcurrentInvocationLimitExceeded\","
+                   "\"Type\":\"User\",\"message\":\"Rate Exceeded.\"}";
+            *ret = send_reply(conn, 429, h, 2, body, strlen(body), request_id, conf);
+            return 429;
+        case EMBER_APIGW_V1:
+        case EMBER_APIGW_V2:
+            why = GW_FUNCTION_ERROR;     /* 500, below */
+            throttled_500 = 1;
+            break;
+        default:
+            why = GW_UNAVAILABLE;        /* alb: 503 */
+            break;
+        }
+    }
     switch (why) {
     case GW_FUNCTION_ERROR:
         status = 502;   /* AWS: "If the function runs but returns an error ... 502" */
+        if (throttled_500)
+            status = 500;
         break;
     case GW_MALFORMED:
         status = 502;
         break;
     case GW_TIMEOUT:
-        status = 504;
+        /* REST API: 504; HTTP API: 503 {"message":"Service Unavailable"} */
+        status = conf->format == EMBER_APIGW_V2 ? 503 : 504;
         break;
     case GW_TOO_LARGE:
         status = 413;
@@ -204,17 +232,17 @@ static int send_gateway_error(struct MHD_Connection *conn, const struct ember_fr
              : status == 503 ? "{\"Message\":\"Service Unavailable\"}"
              : "Internal Server Error";
         if (status != 413 && status != 503)
-            ct.value = (char *)"text/plain";
+            ct->value = (char *)"text/plain";
         break;
     default:   /* alb: its HTML error pages */
         snprintf(html, sizeof(html), "<html>\r\n<head><title>%d %s</title></head>\r\n<body>\r\n"
                  "<center><h1>%d %s</h1></center>\r\n</body>\r\n</html>\r\n", status,
                  ember_reason_phrase(status), status, ember_reason_phrase(status));
         body = html;
-        ct.value = (char *)"text/html";
+        ct->value = (char *)"text/html";
         break;
     }
-    *ret = send_reply(conn, status, &ct, 1, body, strlen(body), request_id, conf);
+    *ret = send_reply(conn, status, ct, 1, body, strlen(body), request_id, conf);
     return status;
 }
 
@@ -358,6 +386,13 @@ static enum MHD_Result serve(struct ember_front *f, struct MHD_Connection *conn,
                 "(%d ms); the sandbox is killed\n", res.request_id, conf->integration_timeout_ms);
         status = send_gateway_error(conn, conf, GW_TIMEOUT, gw_id, &ret);
         break;
+    case EMBER_INVOKE_THROTTLED:
+        /* nothing ran: no REPORT line, as Lambda logs none for a throttle */
+        status = send_gateway_error(conn, conf, GW_THROTTLED, gw_id, &ret);
+        fprintf(stderr, "ember-local: %s %s -> %d: throttled: %s: %s\n", method, path, status,
+                res.error_type, res.error_message);
+        ember_invoke_result_clear(&res);
+        goto out;
     case EMBER_INVOKE_UNAVAILABLE:
         fprintf(stderr, "ember-local: RequestId: %s %s: %s\n", res.request_id,
                 res.error_type, res.error_message);

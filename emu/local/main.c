@@ -66,7 +66,9 @@ static void usage(FILE *f)
 "      --init-timeout SECONDS  limit of a cold start's init (default 10)\n"
 "\n"
 "The sandboxes:\n"
-"  -c, --max-concurrency N   sandboxes at most (default 10); beyond, requests wait\n"
+"  -c, --max-concurrency N   sandboxes at most (default 10); beyond, a request is\n"
+"                            throttled at once, as Lambda does (429\n"
+"                            TooManyRequestsException; the gateway's own answer)\n"
 "  -i, --idle-timeout SECONDS  shut an idle sandbox down after this (default 300)\n"
 "\n"
 "The gateway:\n"
@@ -76,7 +78,7 @@ static void usage(FILE *f)
 "      --alb-multi-value     alb: the target group's multi-value headers on\n"
 "      --stage NAME          the API's stage (default $default; v1: prod)\n"
 "      --integration-timeout SECONDS  the gateway's own limit (default 29 for\n"
-"                            v1 and v2, 60 for alb, none for url; 0: none)\n"
+"                            v1, 30 for v2, 60 for alb, none for url; 0: none)\n"
 "      --ready-file FILE     write the port there once serving\n"
 "      --test-headers        tests: a request may pick its format, stage and deadline\n"
 "                            with X-Ember-Format (v1 v2 url alb alb-mv),\n"
@@ -426,7 +428,8 @@ static int serve_main(int argc, char **argv)
     }
     if (o.integration_timeout_ms < 0)
         o.integration_timeout_ms = o.format == EMBER_APIGW_URL ? 0
-                                 : o.format == EMBER_APIGW_ALB ? 60000 : 29000;
+                                 : o.format == EMBER_APIGW_ALB ? 60000
+                                 : o.format == EMBER_APIGW_V2 ? 30000 : 29000;
 
     /* Signals: handled here by sigwait; every thread inherits the mask. */
     signal(SIGINT, SIG_DFL);      /* a shell's `cmd &` may have left them ignored */

@@ -505,10 +505,16 @@ void ember_invoke_result_clear(struct ember_invoke_result *res)
     memset(res, 0, sizeof(*res));
 }
 
-/* Take a free sandbox, or make room for a new one; NULL when shutting down. */
-static struct sandbox *acquire(struct ember_sandbox_pool *p, int *cold)
+/*
+ * Take a free sandbox, or make room for a new one; NULL when shutting down
+ * or, with *throttled set, when max_concurrency sandboxes are all in use
+ * (Lambda throttles then, it does not queue).  A slot held by a sandbox
+ * that is stopping is waited for: it frees itself in a moment.
+ */
+static struct sandbox *acquire(struct ember_sandbox_pool *p, int *cold, int *throttled)
 {
     struct sandbox *sb, *best;
+    int             in_use;
 
     pthread_mutex_lock(&p->mu);
     for (;;) {
@@ -539,6 +545,15 @@ static struct sandbox *acquire(struct ember_sandbox_pool *p, int *cold)
             p->n++;
             *cold = 1;
             break;
+        }
+        in_use = 0;
+        for (sb = p->list; sb != NULL; sb = sb->next)
+            if ((sb->state == SB_BUSY || sb->state == SB_STARTING) && !sb->exited)
+                in_use++;
+        if (in_use >= p->conf.max_concurrency) {
+            *throttled = 1;
+            pthread_mutex_unlock(&p->mu);
+            return NULL;
         }
         pthread_cond_wait(&p->freed, &p->mu);
     }
@@ -623,14 +638,20 @@ int ember_sandbox_pool_invoke(struct ember_sandbox_pool *p, const char *event, s
     enum ember_rtapi_outcome o;
     int64_t deadline_ns, fn_deadline_ns;
     char why[96];
-    int keep = 1;
+    int keep = 1, throttled = 0;
 
     memset(res, 0, sizeof(*res));
     res->max_rss_kb = -1;
     ember_rtapi_uuid(res->request_id);
     if (timeout_ms <= 0)
         timeout_ms = p->conf.timeout_ms;
-    sb = acquire(p, &res->cold);
+    sb = acquire(p, &res->cold, &throttled);
+    if (sb == NULL && throttled) {
+        set_error(res, EMBER_INVOKE_THROTTLED, "TooManyRequestsException",
+                  "Rate Exceeded. (%d of --max-concurrency %d sandboxes busy)",
+                  p->conf.max_concurrency, p->conf.max_concurrency);
+        return EMBER_OK;
+    }
     if (sb == NULL) {
         set_error(res, EMBER_INVOKE_UNAVAILABLE, "ServiceException", "ember-local is shutting down");
         return EMBER_OK;

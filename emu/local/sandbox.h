@@ -4,7 +4,8 @@
  *
  * As in Lambda: one invocation at a time per sandbox; when every sandbox
  * is busy a new one starts (a cold start) up to max_concurrency, beyond
- * that a request waits for a free one; a sandbox idle for idle_timeout_ms
+ * that a request is throttled at once (EMBER_INVOKE_THROTTLED), as Lambda
+ * throttles a function at its reserved concurrency; a sandbox idle for idle_timeout_ms
  * is shut down (the next request is cold again); a sandbox that exits or
  * overruns its timeout is killed and forgotten, and the next request gets
  * a new one.
@@ -43,7 +44,9 @@ enum ember_invoke_status {
     EMBER_INVOKE_CRASH,         /* the runtime exited during the invocation */
     EMBER_INVOKE_TIMEOUT,       /* it overran the timeout and was killed */
     EMBER_INVOKE_GATEWAY_TIMEOUT,/* the caller's own limit passed first (killed too) */
-    EMBER_INVOKE_UNAVAILABLE    /* no sandbox could be started (or shutting down) */
+    EMBER_INVOKE_UNAVAILABLE,   /* no sandbox could be started (or shutting down) */
+    EMBER_INVOKE_THROTTLED      /* max_concurrency sandboxes busy: Lambda's 429
+                                   TooManyRequestsException; nothing ran */
 };
 
 /* The result of one invocation.  Owned by the caller: ember_invoke_result_clear. */
