@@ -6,6 +6,17 @@
 #     pg_start          # initdb in a temp dir, start, create db "ember", load
 #                       # conf/items.sql, export DATABASE_URL (+ PG_* below);
 #                       # installs an EXIT/INT/TERM trap that calls pg_stop
+#       Options (environment, read by pg_start):
+#       PG_SSL=on          ssl=on with a server certificate for localhost,
+#                          signed by a CA made here ($PG_DIR/tls/ca.pem;
+#                          another CA that signed nothing: other-ca.pem)
+#       PG_HBA=METHOD      TCP password method: scram-sha-256 (default) or
+#                          md5 (the password is then stored as md5 too)
+#       PG_HBA_TYPE=hostssl  TCP only over TLS (default host: either)
+#       PG_MAX_CONNECTIONS=N  max_connections (no superuser reserve)
+#     pgb_start         # a PgBouncer (transaction pooling, SCRAM) in front of
+#                       # it: exports PGB_PORT, PGB_PID (its pid file) and
+#                       # PGB_URL (DATABASE_URL through it); pg_stop stops it
 #     pg_down / pg_up   # stop the server (keep its data) / start it again on
 #                       # the same port and socket (e.g. mid-run outages)
 #     pg_restart        # pg_down + pg_up
@@ -18,6 +29,7 @@
 #     tests/pg.sh terminate DELAY PATTERN   # returns at once; DELAY seconds
 #                       # later, ends the backends whose query is LIKE PATTERN
 #                       # (in a session of its own: outlives its caller's group)
+#     tests/pg.sh pgb-ready   # exit 0 once a query through $PGB_URL works (10 s)
 #     tests/pg.sh connections N [APP]   # exit 0 once exactly N sessions have
 #                       # application_name APP (default ember), within 3 s
 #
@@ -62,6 +74,60 @@ pg__server_start() {
         start >/dev/null 2>&1
 }
 
+# A CA, a server certificate for localhost/127.0.0.1 it signed, and a
+# second CA that signed nothing, in $PG_DIR/tls (openssl).
+pg__make_tls() {
+    t=$PG_DIR/tls
+    mkdir -p "$t" || return 1
+    (
+        cd "$t" || exit 1
+        openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=ember test CA" \
+            -keyout ca.key -out ca.pem &&
+        openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=ember other CA" \
+            -keyout other-ca.key -out other-ca.pem &&
+        openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" \
+            -keyout server.key -out server.csr &&
+        printf 'subjectAltName=DNS:localhost\n' >san.ext &&
+        openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial \
+            -days 2 -extfile san.ext -out server.crt
+    ) >"$PG_DIR/tls.log" 2>&1 || { pg__log "making certificates failed:"; sed 's/^/#   /' "$PG_DIR/tls.log" >&2; return 1; }
+    chmod 0755 "$t"
+    chmod 0644 "$t"/*.pem "$t/server.crt"
+    chmod 0600 "$t/server.key"
+    if [ "$(id -u)" = 0 ]; then
+        chown postgres:postgres "$t/server.key" "$t/server.crt"
+    fi
+    {
+        echo "ssl = on"
+        echo "ssl_cert_file = '$t/server.crt'"
+        echo "ssl_key_file = '$t/server.key'"
+    } >>"$PG_DIR/data/postgresql.conf"
+    PG_SSL_CA=$t/ca.pem
+    PG_SSL_OTHER_CA=$t/other-ca.pem
+    export PG_SSL_CA PG_SSL_OTHER_CA
+}
+
+# The options (see the top): postgresql.conf and pg_hba.conf before the start.
+pg__configure() {
+    if [ "${PG_SSL:-off}" = on ]; then
+        pg__make_tls || return 1
+    fi
+    if [ -n "${PG_MAX_CONNECTIONS:-}" ]; then
+        {
+            echo "max_connections = $PG_MAX_CONNECTIONS"
+            echo "superuser_reserved_connections = 0"
+        } >>"$PG_DIR/data/postgresql.conf"
+    fi
+    method=${PG_HBA:-scram-sha-256}
+    if [ "$method" = md5 ]; then
+        echo "password_encryption = md5" >>"$PG_DIR/data/postgresql.conf"
+    fi
+    {
+        echo "local all all trust"
+        echo "${PG_HBA_TYPE:-host} all all 127.0.0.1/32 $method"
+    } >"$PG_DIR/data/pg_hba.conf"
+}
+
 pg_start() {
     if [ -n "${PG_DIR:-}" ] && [ -d "$PG_DIR/data" ]; then
         pg__log "already started in $PG_DIR"
@@ -95,6 +161,10 @@ pg_start() {
         return 1
     fi
     rm -f "$PG_DIR/pwfile"
+    if ! pg__configure; then
+        pg_stop
+        return 1
+    fi
 
     tries=0
     while :; do
@@ -122,6 +192,15 @@ pg_start() {
         sed 's/^/#   /' "$PG_DIR/load.log" >&2
         pg_stop
         return 1
+    fi
+
+    if [ "${PG_HBA:-}" = md5 ]; then
+        # initdb stored it as SCRAM: store it again, as md5
+        printf "ALTER ROLE ember PASSWORD :'pw';\n" | pg_psql -v pw="$PG_PASSWORD" || {
+            pg__log "storing the md5 password failed"
+            pg_stop
+            return 1
+        }
     fi
 
     DATABASE_URL="postgresql://ember:$PG_PASSWORD@127.0.0.1:$PG_PORT/ember"
@@ -154,9 +233,89 @@ pg_restart() {
     pg_down && pg_up
 }
 
+# A PgBouncer in transaction pooling mode on 127.0.0.1:$PGB_PORT, in
+# front of the server, as the unprivileged user; its files in $PG_DIR/pgb.
+pgb_start() {
+    [ -n "${PG_DIR:-}" ] || { pg__log "pgb_start: start the server first"; return 1; }
+    pgb=$(command -v pgbouncer || echo /usr/sbin/pgbouncer)
+    [ -x "$pgb" ] || { pg__log "no pgbouncer (apt-get install pgbouncer)"; return 1; }
+    d=$PG_DIR/pgb
+    mkdir -p "$d" || return 1
+    printf '"ember" "%s"\n' "$PG_PASSWORD" >"$d/userlist.txt"
+    tries=0
+    while :; do
+        PGB_PORT=$(pg__random_port)
+        cat >"$d/pgbouncer.ini" <<EOF2
+[databases]
+ember = host=127.0.0.1 port=$PG_PORT dbname=ember
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = $PGB_PORT
+unix_socket_dir =
+auth_type = scram-sha-256
+auth_file = $d/userlist.txt
+pool_mode = transaction
+default_pool_size = 4
+max_client_conn = 200
+server_login_retry = 1
+query_wait_timeout = 3
+logfile = $d/pgbouncer.log
+pidfile = $d/pgbouncer.pid
+EOF2
+        if [ "$(id -u)" = 0 ]; then
+            chown -R postgres:postgres "$d"
+        fi
+        chmod 0700 "$d"
+        rm -f "$d/pgbouncer.pid"
+        if pg__as "$pgb" -d "$d/pgbouncer.ini" >>"$d/start.log" 2>&1; then
+            n=0
+            while [ "$n" -lt 50 ] && ! pg__as test -s "$d/pgbouncer.pid"; do
+                sleep 0.1
+                n=$((n + 1))
+            done
+            # listening once a client gets an answer (any) from it
+            n=0
+            while [ "$n" -lt 50 ]; do
+                if PGPASSWORD=$PG_PASSWORD PGCONNECT_TIMEOUT=2 "$PG_BIN/psql" -X -q -At \
+                        -h 127.0.0.1 -p "$PGB_PORT" -U ember -d ember -c 'SELECT 1' >/dev/null 2>&1; then
+                    PGB_PID=$d/pgbouncer.pid
+                    PGB_URL="postgresql://ember:$PG_PASSWORD@127.0.0.1:$PGB_PORT/ember"
+                    export PGB_PORT PGB_PID PGB_URL
+                    return 0
+                fi
+                sleep 0.1
+                n=$((n + 1))
+            done
+            pgb__stop
+        fi
+        tries=$((tries + 1))
+        if [ "$tries" -ge 5 ]; then
+            pg__log "pgbouncer did not start:"
+            pg__as cat "$d/pgbouncer.log" "$d/start.log" 2>/dev/null | tail -n 20 | sed 's/^/#   /' >&2
+            return 1
+        fi
+    done
+}
+
+pgb__stop() {
+    [ -n "${PG_DIR:-}" ] && [ -d "$PG_DIR/pgb" ] || return 0
+    p=$(pg__as cat "$PG_DIR/pgb/pgbouncer.pid" 2>/dev/null) || return 0
+    [ -n "$p" ] || return 0
+    kill -CONT "$p" 2>/dev/null
+    kill -INT "$p" 2>/dev/null
+    n=0
+    while kill -0 "$p" 2>/dev/null && [ "$n" -lt 50 ]; do
+        sleep 0.1
+        n=$((n + 1))
+    done
+    kill -KILL "$p" 2>/dev/null
+    pg__as rm -f "$PG_DIR/pgb/pgbouncer.pid"
+}
+
 pg_stop() {
     trap - EXIT INT TERM
     [ -n "${PG_DIR:-}" ] || return 0
+    pgb__stop
     if [ -f "$PG_DIR/data/postmaster.pid" ]; then
         pg__as "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m fast -w -t 30 stop >/dev/null 2>&1 ||
             pg__as "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m immediate -w -t 10 stop >/dev/null 2>&1
@@ -164,7 +323,8 @@ pg_stop() {
     case "$PG_DIR" in
     /tmp/ember-pg.*) rm -rf "$PG_DIR" ;;
     esac
-    unset PG_DIR PG_PORT PG_PASSWORD DATABASE_URL PG_SOCKET_URL
+    unset PG_DIR PG_PORT PG_PASSWORD DATABASE_URL PG_SOCKET_URL PG_SSL_CA PG_SSL_OTHER_CA \
+        PGB_PORT PGB_PID PGB_URL
     return 0
 }
 
@@ -180,6 +340,7 @@ case "$0" in
         printf "export PG_DIR='%s' PG_PORT='%s' PG_PASSWORD='%s' PG_BIN='%s'\n" \
             "$PG_DIR" "$PG_PORT" "$PG_PASSWORD" "$PG_BIN"
         printf "export DATABASE_URL='%s' PG_SOCKET_URL='%s'\n" "$DATABASE_URL" "$PG_SOCKET_URL"
+        [ -z "${PG_SSL_CA:-}" ] || printf "export PG_SSL_CA='%s' PG_SSL_OTHER_CA='%s'\n" "$PG_SSL_CA" "$PG_SSL_OTHER_CA"
         ;;
     stop) pg_stop ;;
     down) pg_down ;;
@@ -194,6 +355,18 @@ case "$0" in
         sleep "$1"
         printf '%s\n' "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE :'pat' AND pid <> pg_backend_pid();" |
             pg_psql -At -v pat="$2"
+        ;;
+    pgb-ready)
+        # PgBouncer reaches the server again (after an outage it waits
+        # server_login_retry before trying): within 10 s
+        n=0
+        while [ "$n" -lt 100 ]; do
+            "$PG_BIN/psql" -X -q -At -d "${PGB_URL:?}" -c 'SELECT 1' >/dev/null 2>&1 && exit 0
+            sleep 0.1
+            n=$((n + 1))
+        done
+        echo "pg.sh: PgBouncer does not reach the server" >&2
+        exit 1
         ;;
     connections)
         want=${1:?usage: $0 connections N [APP]}

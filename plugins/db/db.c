@@ -61,8 +61,10 @@ static int db_init(void **state, const struct ember_host *host,
     db->host = host;
     db->global.url_env = EMBER_DB_DEFAULT_URL_ENV;
     db->global.connect_timeout = EMBER_DB_DEFAULT_CONNECT_TIMEOUT;
+    db->global.max_idle = EMBER_DB_DEFAULT_MAX_IDLE;
     db->global.statement_timeout = 0;
-    if (ember_db_read_settings(db, global, &db->global, err) != EMBER_OK) {
+    if (ember_db_read_settings(db, global, &db->global, err) != EMBER_OK
+        || ember_db_check_settings(db, global, &db->global, err) != EMBER_OK) {
         free(db);
         return EMBER_ERROR;
     }
@@ -106,7 +108,8 @@ static int db_route_init(void *state, const struct ember_conf_block *conf,
         return host->fail(err, 500, "db: this route has no settings; it needs "
                           "`db { sql '...' }`");
     }
-    if (ember_db_read_settings(db, conf, &s, err) != EMBER_OK)
+    if (ember_db_read_settings(db, conf, &s, err) != EMBER_OK
+        || ember_db_check_settings(db, conf, &s, err) != EMBER_OK)
         return EMBER_ERROR;
 
     r = ember_pu_xcalloc(1, sizeof(*r));

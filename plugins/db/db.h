@@ -25,21 +25,38 @@
 
 #define EMBER_DB_DEFAULT_URL_ENV          "DATABASE_URL"
 #define EMBER_DB_DEFAULT_CONNECT_TIMEOUT  5        /* seconds */
+#define EMBER_DB_DEFAULT_MAX_IDLE         300      /* seconds idle before a check */
+#define EMBER_DB_KEEPALIVE_IDLE           30       /* seconds idle before TCP probes */
+#define EMBER_DB_KEEPALIVE_INTERVAL       10       /* seconds between probes */
+#define EMBER_DB_KEEPALIVE_COUNT          3        /* unanswered probes: dead */
 #define EMBER_DB_DEADLINE_MARGIN_MS       200      /* answer this long before Lambda's deadline */
 #define EMBER_DB_MIN_BUDGET_MS            50       /* less left than this: 504 at once */
 #define EMBER_DB_CANCEL_GRACE_MS          150      /* wait this long for a cancelled statement */
 #define EMBER_DB_UNKNOWN_DEADLINE_MS      900000   /* no deadline known: Lambda's maximum */
 #define EMBER_DB_MAX_BINDS                99
 
+/* The settings that choose a connection (global, overridden per route). */
+struct ember_db_settings {
+    const char *url_env;
+    const char *password_env;        /* NULL: the password is the connection string's */
+    int         connect_timeout;     /* seconds */
+    long        statement_timeout;   /* ms; 0: none */
+    const char *sslmode;             /* NULL: the connection string's (libpq: prefer) */
+    const char *sslrootcert;         /* as configured (relative: see connect.c); NULL: none */
+    const char *sslrootcert_conf;    /* the config file that named it */
+    int         max_idle;            /* seconds; an idle connection older is checked first */
+    int         pooler;              /* behind PgBouncer (transaction mode) / RDS Proxy:
+                                        no named statements, no startup options */
+};
+
 /* One connection, shared by the routes with the same settings. */
 struct ember_db_conn {
-    struct ember_db_conn *next;
-    const char           *url_env;            /* borrowed from the config */
-    int                   connect_timeout;    /* seconds */
-    long                  statement_timeout;  /* ms; 0: none */
-    PGconn               *pg;                 /* NULL until the first query */
-    unsigned              gen;                /* bumped on each connect */
-    char                  lost[256];          /* why the server closed it, if it said */
+    struct ember_db_conn     *next;
+    struct ember_db_settings  set;              /* strings borrowed from the config */
+    PGconn                   *pg;               /* NULL until the first query */
+    unsigned                  gen;              /* bumped on each connect */
+    int64_t                   last_used;        /* monotonic ms of the last answer */
+    char                      lost[256];        /* why the server closed it, if it said */
 };
 
 enum ember_db_source {
@@ -69,13 +86,6 @@ struct ember_db_route {
     unsigned              prepared_gen;       /* conn->gen it was prepared on; 0: never */
 };
 
-/* The settings that choose a connection (global, overridden per route). */
-struct ember_db_settings {
-    const char *url_env;
-    int         connect_timeout;
-    long        statement_timeout;
-};
-
 /* The plugin's state: one per process. */
 struct ember_db {
     const struct ember_host  *host;
@@ -94,6 +104,9 @@ const char *ember_db_one_line(char *buf, size_t size, const char *msg);
 /* Overrides from block b (global or route) on top of *s. */
 int ember_db_read_settings(const struct ember_db *db, const struct ember_conf_block *b,
                            struct ember_db_settings *s, struct ember_error *err);
+/* The combination of settings in *s makes sense (b: where to point). */
+int ember_db_check_settings(const struct ember_db *db, const struct ember_conf_block *b,
+                            const struct ember_db_settings *s, struct ember_error *err);
 /* The connection for these settings; created (unconnected) if new. */
 struct ember_db_conn *ember_db_conn_for(struct ember_db *db, const struct ember_db_settings *s);
 void ember_db_conn_drop(struct ember_db_conn *c);

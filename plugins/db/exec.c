@@ -72,6 +72,29 @@ static void cancel_running(struct ember_db_conn *c)
     PQclear(r);
 }
 
+/*
+ * A connection idle longer than max_idle may have been dropped silently
+ * (a NAT or a proxy forgot the flow): an empty query, answered within
+ * connect_timeout (and the budget), or it is not trusted.  1 if it answered.
+ */
+static int conn_check(struct ember_db_conn *c, int64_t end)
+{
+    int64_t   e = ember_db_now_ms() + (int64_t) c->set.connect_timeout * 1000;
+    PGresult *res = NULL;
+    int       ok;
+
+    if (e > end)
+        e = end;
+    if (!PQsendQuery(c->pg, ""))
+        return 0;
+    ok = wait_result(c->pg, e, &res) == EMBER_DB_WAIT_OK
+         && PQresultStatus(res) == PGRES_EMPTY_QUERY;
+    PQclear(res);
+    if (ok)
+        c->last_used = ember_db_now_ms();
+    return ok;
+}
+
 /* ---------------------------------------------------------------- statuses */
 
 /* The HTTP status for a failed statement's SQLSTATE. */
@@ -131,7 +154,7 @@ int ember_db_execute(struct ember_db *db, struct ember_db_route *r,
     const struct ember_host *host = db->host;
     struct ember_db_conn          *c = r->conn;
     int                      fresh = 0, rc, sent;
-    char                     lost[320], line[512];
+    char                     lost[640], line[512];
     PGresult                *res = NULL;
     enum ember_db_wait             w;
 
@@ -140,6 +163,13 @@ int ember_db_execute(struct ember_db *db, struct ember_db_route *r,
     for (;;) {
         if (c->pg != NULL && !ember_db_conn_alive(c)) {
             snprintf(lost, sizeof(lost), "connection lost (%s)",
+                     lost_cause(c, NULL, line, sizeof(line)));
+            ember_db_conn_drop(c);
+        } else if (c->pg != NULL && !fresh
+                   && ember_db_now_ms() - c->last_used >= (int64_t) c->set.max_idle * 1000
+                   && !conn_check(c, end)) {
+            snprintf(lost, sizeof(lost), "the connection idle for %lld s did not answer a "
+                     "check (%s)", (long long) (ember_db_now_ms() - c->last_used) / 1000,
                      lost_cause(c, NULL, line, sizeof(line)));
             ember_db_conn_drop(c);
         }
@@ -161,7 +191,7 @@ int ember_db_execute(struct ember_db *db, struct ember_db_route *r,
             fresh = 1;
         }
 
-        if (r->prepared_gen != c->gen) {
+        if (!c->set.pooler && r->prepared_gen != c->gen) {
             sent = PQsendPrepare(c->pg, r->stmt, r->sql, r->nbinds, NULL);
             w = sent ? wait_result(c->pg, end, &res) : EMBER_DB_WAIT_GONE;
             if (w == EMBER_DB_WAIT_TIMEOUT) {
@@ -189,7 +219,12 @@ int ember_db_execute(struct ember_db *db, struct ember_db_route *r,
             r->prepared_gen = c->gen;
         }
 
-        sent = PQsendQueryPrepared(c->pg, r->stmt, r->nbinds, vals, NULL, NULL, 0);
+        /* Behind a pooler the next transaction may run on another server
+           session: an unnamed statement, parsed with each execution. */
+        if (c->set.pooler)
+            sent = PQsendQueryParams(c->pg, r->sql, r->nbinds, NULL, vals, NULL, NULL, 0);
+        else
+            sent = PQsendQueryPrepared(c->pg, r->stmt, r->nbinds, vals, NULL, NULL, 0);
         w = sent ? wait_result(c->pg, end, &res) : EMBER_DB_WAIT_GONE;
         if (w == EMBER_DB_WAIT_TIMEOUT) {
             cancel_running(c);
@@ -206,6 +241,7 @@ int ember_db_execute(struct ember_db *db, struct ember_db_route *r,
             return host->fail(err, 503, "db: %s%s", lost,
                               r->readonly ? "" : "; not retried (not read-only)");
         }
+        c->last_used = ember_db_now_ms();
         *out = res;
         return EMBER_OK;
     }
