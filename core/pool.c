@@ -93,8 +93,14 @@ void ember_pool_destroy(struct ember_pool *p)
 void *ember_pool_alloc(struct ember_pool *p, size_t n)
 {
     struct block *b = p->blocks;
-    size_t        need = (n + ALIGN - 1) & ~(size_t) (ALIGN - 1);
+    size_t        need;
     void         *mem;
+
+    /* n comes from plugins too (host->palloc): rounding it up, or adding a
+       block's header, must not wrap around to a small block */
+    if (n > SIZE_MAX - BLOCK_HDR - ALIGN)
+        ember_oom(n);
+    need = (n + ALIGN - 1) & ~(size_t) (ALIGN - 1);
 
     if (need == 0)
         need = ALIGN;
@@ -127,7 +133,11 @@ void *ember_pool_calloc(struct ember_pool *p, size_t n)
 
 char *ember_pool_strndup(struct ember_pool *p, const char *s, size_t n)
 {
-    char *d = ember_pool_alloc(p, n + 1);
+    char *d;
+
+    if (n == SIZE_MAX)
+        ember_oom(n);
+    d = ember_pool_alloc(p, n + 1);
 
     memcpy(d, s, n);
     d[n] = '\0';

@@ -7,7 +7,7 @@
 
 #include "xalloc.h"
 
-static void oom(size_t n)
+void ember_oom(size_t n)
 {
     fprintf(stderr, "ember: out of memory allocating %zu bytes\n", n);
     abort();
@@ -18,7 +18,7 @@ void *ember_xmalloc(size_t n)
     void *p = malloc(n ? n : 1);
 
     if (p == NULL)
-        oom(n);
+        ember_oom(n);
     return p;
 }
 
@@ -27,7 +27,7 @@ void *ember_xcalloc(size_t nmemb, size_t size)
     void *p = calloc(nmemb ? nmemb : 1, size ? size : 1);
 
     if (p == NULL)
-        oom(nmemb * size);
+        ember_oom(nmemb * size);
     return p;
 }
 
@@ -36,7 +36,7 @@ void *ember_xrealloc(void *p, size_t n)
     void *q = realloc(p, n ? n : 1);
 
     if (q == NULL)
-        oom(n);
+        ember_oom(n);
     return q;
 }
 

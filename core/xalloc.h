@@ -13,5 +13,7 @@ char *ember_xstrndup(const char *s, size_t n);
 /* Caller frees the result. */
 char *ember_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 char *ember_xvasprintf(const char *fmt, va_list ap);
+/* "ember: out of memory allocating N bytes" on stderr, then abort(). */
+void  ember_oom(size_t n) __attribute__((noreturn));
 
 #endif

@@ -4,6 +4,7 @@
 #define _GNU_SOURCE     /* strptime, timegm */
 #include "config.h"
 
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -190,6 +191,59 @@ static void test_error(void)
 }
 
 /* ------------------------------------------------------------------ xalloc */
+
+/*
+ * Does ember_pool_alloc(n) - what a plugin's host->palloc calls with any n
+ * it likes - abort with the out-of-memory line instead of returning?  (Its
+ * rounding to 16 bytes used to wrap near SIZE_MAX and hand out 16 bytes.)
+ * Run in a child; its stderr in msg.
+ */
+static int pool_alloc_aborts(size_t n, char *msg, size_t msgsz)
+{
+    int     fds[2], st = 0;
+    pid_t   pid;
+    size_t  len = 0;
+    ssize_t r;
+
+    msg[0] = '\0';
+    if (pipe(fds) != 0)
+        return 0;
+    fflush(stdout);
+    pid = fork();
+    if (pid == 0) {
+        struct ember_pool *p;
+        unsigned char     *m;
+
+        dup2(fds[1], 2);
+        close(fds[0]);
+        p = ember_pool_create();
+        m = ember_pool_alloc(p, n);
+        m[0] = 1;
+        _exit(0);
+    }
+    close(fds[1]);
+    while (len + 1 < msgsz && (r = read(fds[0], msg + len, msgsz - 1 - len)) > 0)
+        len += (size_t) r;
+    while (len > 0 && msg[len - 1] == '\n')
+        len--;
+    msg[len] = '\0';
+    close(fds[0]);
+    waitpid(pid, &st, 0);
+    return WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT;
+}
+
+static void test_pool_huge(void)
+{
+    char msg[512];
+
+    ok(pool_alloc_aborts(SIZE_MAX - 3, msg, sizeof(msg)),
+       "pool: alloc(SIZE_MAX - 3) aborts (its rounding would wrap to 16 bytes)");
+    ok(strstr(msg, "out of memory allocating") != NULL, "pool: ... saying so (%s)", msg);
+    ok(pool_alloc_aborts(SIZE_MAX - 20, msg, sizeof(msg)),
+       "pool: alloc(SIZE_MAX - 20) aborts (block header + size would wrap)");
+    ok(pool_alloc_aborts(SIZE_MAX / 2 + 1, msg, sizeof(msg)),
+       "pool: alloc(SIZE_MAX / 2 + 1) aborts");
+}
 
 static void test_xalloc(void)
 {
@@ -479,6 +533,7 @@ int main(void)
     test_pool();
     test_error();
     test_xalloc();
+    test_pool_huge();
     test_log();
     return done_testing();
 }
