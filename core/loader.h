@@ -3,13 +3,15 @@
  *
  * A slot per plugin the config names.  ember_plugin_load() maps the .so
  * (dlopen RTLD_NOW|RTLD_LOCAL), finds `ember_plugin_<name>`, checks magic
- * and ABI, runs init once; a failure is returned (and retried on the next
- * call), never cached.  Nothing is loaded until asked, except by
+ * and ABI, runs init once; a failure is returned, and tried again after a
+ * backoff (1 s, doubling up to 60 s) - a call within it returns the last
+ * failure without mapping anything.  Nothing is loaded until asked, except by
  * ember_plugins_preload (EMBER_PRELOAD=all|a,b).
  */
 #ifndef EMBER_LOADER_H
 #define EMBER_LOADER_H
 
+#include <stdint.h>
 #include <ember/plugin.h>
 #include "conf.h"
 
@@ -35,6 +37,9 @@ struct ember_plugin_slot *ember_plugins_find(struct ember_plugins *ps, const cha
 /* Load and init the slot's plugin if not done yet. err->status 500 on failure. */
 int  ember_plugin_load(struct ember_plugins *ps, struct ember_plugin_slot *slot,
                        struct ember_error *err);
+/* The backoff after a load failure: first_ms, doubling up to max_ms
+   (default 1000, 60000; 0, 0: every call tries again). */
+void ember_plugins_set_retry(struct ember_plugins *ps, int64_t first_ms, int64_t max_ms);
 /* list: "all" or "auth,db". Fails on the first plugin that does not load. */
 int  ember_plugins_preload(struct ember_plugins *ps, const char *list, struct ember_error *err);
 /* Calls fini of every loaded plugin, dlcloses, frees. */

@@ -5,8 +5,10 @@
  * the first request whose route needs a plugin calls ember_plugin_load(),
  * which maps the .so (RTLD_NOW | RTLD_LOCAL), finds `ember_plugin_<name>`,
  * checks magic, ABI and name, then runs init once.  A failure is returned
- * to the caller (who logs it once) and not cached: the slot stays unloaded
- * and the next request tries again.
+ * to the caller (who logs it once); the slot stays unloaded and is tried
+ * again, but with a backoff (1 s, doubling up to 60 s): a request within it
+ * gets the last failure at once, without mapping the object (and its
+ * libpq or GnuTLS) again.  The first failure says so in the log, once.
  */
 #include "config.h"
 
@@ -15,12 +17,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "buf.h"
 #include "error.h"
 #include "journey.h"
 #include "loader.h"
+#include "log.h"
 #include "xalloc.h"
 
 #ifndef EMBER_PKGLIBDIR
@@ -32,14 +36,23 @@
 
 #define MISSING_HINT "check --with-plugins and the ZIP's plugins/"
 
-/* A slot and the empty global block it falls back on. */
+#define RETRY_FIRST_MS  1000
+#define RETRY_MAX_MS    60000
+
+/* A slot, the empty global block it falls back on, and its failures. */
 struct slot {
     struct ember_plugin_slot  pub;
     struct ember_conf_block   empty;
+    unsigned                  fails;       /* load failures in a row */
+    int64_t                   retry_at;    /* CLOCK_MONOTONIC ms; none before */
+    struct ember_error        last;        /* the last failure, returned until then */
+    int                       noted;       /* the backoff was logged */
 };
 
 struct ember_plugins {
     const struct ember_host  *host;
+    int64_t                   retry_first_ms;
+    int64_t                   retry_max_ms;
     char                     *dirs;     /* colon-separated, owned */
     size_t                    n;
     size_t                    cap;
@@ -131,6 +144,8 @@ int ember_plugins_create(struct ember_plugins **psp, const struct ember_conf *co
     size_t i, j;
 
     ps->host = host;
+    ps->retry_first_ms = RETRY_FIRST_MS;
+    ps->retry_max_ms = RETRY_MAX_MS;
     ps->dirs = ember_xstrdup(dir != NULL && *dir != '\0' ? dir : EMBER_PKGLIBDIR);
     for (i = 0; i < conf->nroutes; i++)
         for (j = 0; j < conf->routes[i].nsteps; j++)
@@ -247,13 +262,55 @@ static int init_plugin(struct ember_plugins *ps, struct ember_plugin_slot *slot,
     return EMBER_OK;
 }
 
+void ember_plugins_set_retry(struct ember_plugins *ps, int64_t first_ms, int64_t max_ms)
+{
+    ps->retry_first_ms = first_ms;
+    ps->retry_max_ms = max_ms;
+}
+
+static int64_t monotonic_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The slot failed to load with err: when to try again, and say so once. */
+static void backoff(struct ember_plugins *ps, struct slot *s, const struct ember_error *err)
+{
+    int64_t delay = ps->retry_first_ms;
+    unsigned i;
+
+    s->fails++;
+    for (i = 1; i < s->fails && delay < ps->retry_max_ms; i++)
+        delay *= 2;
+    if (delay > ps->retry_max_ms)
+        delay = ps->retry_max_ms;
+    s->retry_at = monotonic_ms() + delay;
+    s->last = *err;
+    if (!s->noted && delay > 0) {
+        s->noted = 1;
+        ember_log(EMBER_LOG_WARN, "plugin \"%s\" failed to load; it is tried again after "
+                  "%lld ms, then after twice as long each time it fails (at most %lld s); "
+                  "until then its routes get 500 at once", s->pub.name, (long long) delay,
+                  (long long) (ps->retry_max_ms / 1000));
+    }
+}
+
 int ember_plugin_load(struct ember_plugins *ps, struct ember_plugin_slot *slot,
                       struct ember_error *err)
 {
     const struct ember_plugin *p = NULL;
+    struct slot               *s = (struct slot *) slot;    /* pub is its first member */
 
     if (slot->plugin != NULL)
         return EMBER_OK;
+    if (s->fails > 0 && monotonic_ms() < s->retry_at) {
+        /* within the backoff: the last failure again, nothing mapped */
+        *err = s->last;
+        return EMBER_ERROR;
+    }
 
     if (strchr(ps->dirs, ':') != NULL) {
         /* several directories: the file may be in any of them */
@@ -263,6 +320,7 @@ int ember_plugin_load(struct ember_plugins *ps, struct ember_plugin_slot *slot,
 
     if (map_plugin(slot, &p, err) != EMBER_OK) {
         err->public_message = NULL;
+        backoff(ps, s, err);
         return EMBER_ERROR;
     }
     ember_journey_mark2("dlopen", slot->name);
@@ -271,9 +329,11 @@ int ember_plugin_load(struct ember_plugins *ps, struct ember_plugin_slot *slot,
         slot->dl = NULL;
         slot->state = NULL;
         err->public_message = NULL;
+        backoff(ps, s, err);
         return EMBER_ERROR;
     }
     slot->plugin = p;
+    s->fails = 0;
     ember_journey_mark2("init", slot->name);
     return EMBER_OK;
 }

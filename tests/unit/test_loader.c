@@ -390,6 +390,60 @@ static void test_preload_all(struct ember_plugins *ps)
     is_file(record_path, "init\n", "probe (loaded already) was not initialised again");
 }
 
+/*
+ * A plugin whose init fails is not mapped again on every request: within
+ * the backoff a load returns the last failure at once (init does not run,
+ * nothing is mapped), after it the plugin is tried again.
+ */
+static void test_backoff(void)
+{
+    static struct ember_conf_step  steps[] = { { "failinit", EMPTY("failinit", 1) } };
+    static struct ember_conf_route r[] = { ROUTE("GET", "/", 1, steps) };
+    static struct ember_conf_directive gd[1];
+    static struct ember_conf_block g[1];
+    static const char *argv[1];
+    char                           rec[PATH_MAX + 32], first[sizeof(((struct ember_error *) 0)->message)];
+    struct ember_conf              c = { .file = "b.conf", .log_level = -1, .nroutes = 1,
+                                         .routes = r, .nplugins = 1, .plugins = g };
+    struct ember_plugins          *ps = NULL;
+    struct ember_plugin_slot      *s;
+    struct ember_error             err;
+    struct timespec                pause = { 0, 60 * 1000000 };
+
+    snprintf(rec, sizeof(rec), "%s/record-backoff", tmpdir);
+    argv[0] = rec;
+    gd[0] = (struct ember_conf_directive) { "record", 1, argv, "b.conf", 2 };
+    g[0] = (struct ember_conf_block) BLOCK("failinit", 1, gd);
+
+    is_int(ember_plugins_create(&ps, &c, plugdir, &ember_host), EMBER_OK, "backoff: create");
+    s = ember_plugins_find(ps, "failinit");
+    ember_error_clear(&err);
+    is_int(ember_plugin_load(ps, s, &err), EMBER_ERROR, "backoff: the first load fails");
+    is_file(rec, "init\n", "backoff: init ran");
+    snprintf(first, sizeof(first), "%s", err.message);
+
+    ember_error_clear(&err);
+    is_int(ember_plugin_load(ps, s, &err), EMBER_ERROR, "backoff: a load at once fails too");
+    is_file(rec, "init\n", "backoff: ... without running init (nor mapping) again");
+    is_int(err.status, 500, "backoff: ... 500");
+    is_str(err.message, first, "backoff: ... with the first failure's message");
+    ok(!maps_has("/failinit.so"), "backoff: failinit.so stays unmapped");
+    ember_plugins_free(ps);
+    unlink(rec);
+
+    /* a short backoff: once it is over, the plugin is tried again */
+    is_int(ember_plugins_create(&ps, &c, plugdir, &ember_host), EMBER_OK, "backoff: create");
+    ember_plugins_set_retry(ps, 20, 40);
+    s = ember_plugins_find(ps, "failinit");
+    ember_plugin_load(ps, s, &err);
+    is_file(rec, "init\n", "backoff: init ran");
+    nanosleep(&pause, NULL);      /* past 20 ms, however slow the machine */
+    is_int(ember_plugin_load(ps, s, &err), EMBER_ERROR, "backoff: after it, tried again");
+    is_file(rec, "init\ninit\n", "backoff: ... init ran again");
+    ember_plugins_free(ps);
+    unlink(rec);
+}
+
 /* A config with only probe: preload all succeeds, free unmaps. */
 static void test_preload_all_ok(void)
 {
@@ -705,6 +759,7 @@ int main(void)
     /* the temp dir first: other.so is there, the real plugins in the second */
     snprintf(dirs, sizeof(dirs), "%s:%s", tmpdir, plugdir);
     is_int(ember_plugins_create(&ps, &conf, dirs, &ember_host), EMBER_OK, "create");
+    ember_plugins_set_retry(ps, 0, 0);     /* the tests below retry at once */
 
     test_slots(ps);
     test_preload_errors(ps);
@@ -724,6 +779,7 @@ int main(void)
     test_maps(ps);
     test_host_response();
     test_preload_all_ok();
+    test_backoff();
     test_parsed_conf();
 
     is_file(record_path, "init\nhandle GET /answer\nhandle GET /answer\nhandle GET /default\n"
