@@ -1,6 +1,7 @@
 /*
  * test_loader - the real loader (core/plugin.c) and exchange
- * (core/exchange.c) with the test plugins probe, badabi and failinit from
+ * (core/exchange.c) with the test plugins probe, badabi, failinit,
+ * badmagic, badname and needsgone from
  * $top_builddir/tests/plugins/.libs.  The config is built by hand, so the
  * test depends on nothing but the structs of conf.h.
  */
@@ -444,6 +445,63 @@ static void test_backoff(void)
     unlink(rec);
 }
 
+/*
+ * The loader's other refusals, each with its own message naming the file:
+ * bad magic, a struct that names another plugin, a library the dynamic
+ * linker cannot find.  None runs a hook; nothing stays mapped.
+ */
+static void test_refusals(void)
+{
+    static struct ember_conf_step  st_magic[] = { { "badmagic", EMPTY("badmagic", 1) } };
+    static struct ember_conf_step  st_name[] = { { "badname", EMPTY("badname", 2) } };
+    static struct ember_conf_step  st_gone[] = { { "needsgone", EMPTY("needsgone", 3) } };
+    static struct ember_conf_route r[] = {
+        ROUTE("GET", "/m", 1, st_magic), ROUTE("GET", "/n", 2, st_name),
+        ROUTE("GET", "/g", 3, st_gone)
+    };
+    struct ember_conf              c = { .file = "r.conf", .log_level = -1, .nroutes = 3,
+                                         .routes = r };
+    struct ember_plugins          *ps = NULL;
+    struct ember_plugin_slot      *s;
+    struct ember_error             err;
+    char                           expect[3 * PATH_MAX], path[PATH_MAX + 32];
+
+    is_int(ember_plugins_create(&ps, &c, plugdir, &ember_host), EMBER_OK, "refusals: create");
+    ember_plugins_set_retry(ps, 0, 0);
+
+    s = ember_plugins_find(ps, "badmagic");
+    ember_error_clear(&err);
+    is_int(ember_plugin_load(ps, s, &err), EMBER_ERROR, "bad magic: refused");
+    snprintf(expect, sizeof(expect), "plugin \"badmagic\": %s/badmagic.so: not an ember plugin "
+             "(bad magic)", plugdir);
+    is_str(err.message, expect, "bad magic: says so, naming the file");
+    ok(s->plugin == NULL && s->dl == NULL, "bad magic: slot stays unloaded");
+    ok(!maps_has("/badmagic.so"), "bad magic: unmapped again");
+
+    s = ember_plugins_find(ps, "badname");
+    ember_error_clear(&err);
+    is_int(ember_plugin_load(ps, s, &err), EMBER_ERROR, "name mismatch: refused");
+    snprintf(expect, sizeof(expect), "plugin \"badname\": %s/badname.so: calls itself "
+             "\"other\", not \"badname\"", plugdir);
+    is_str(err.message, expect, "name mismatch: names the file and both names");
+    ok(s->plugin == NULL && s->dl == NULL, "name mismatch: slot stays unloaded");
+    ok(!maps_has("/badname.so"), "name mismatch: unmapped again (its init never ran)");
+
+    s = ember_plugins_find(ps, "needsgone");
+    snprintf(path, sizeof(path), "%s/needsgone.so", plugdir);
+    ok(access(path, F_OK) == 0, "missing library: the plugin's own file is there");
+    ember_error_clear(&err);
+    is_int(ember_plugin_load(ps, s, &err), EMBER_ERROR, "missing library: refused");
+    is_int(err.status, 500, "missing library: 500");
+    snprintf(expect, sizeof(expect), "plugin \"needsgone\": %s: libember-test-gone.so: cannot "
+             "open shared object file: No such file or directory; check the libraries it "
+             "needs (ldd %s) and the ZIP's lib/", path, path);
+    is_str(err.message, expect, "missing library: names the library, the plugin, ldd and lib/");
+    ok(s->plugin == NULL && s->dl == NULL, "missing library: slot stays unloaded");
+    ok(!maps_has("/needsgone.so"), "missing library: nothing mapped");
+    ember_plugins_free(ps);
+}
+
 /* A config with only probe: preload all succeeds, free unmaps. */
 static void test_preload_all_ok(void)
 {
@@ -780,6 +838,7 @@ int main(void)
     test_host_response();
     test_preload_all_ok();
     test_backoff();
+    test_refusals();
     test_parsed_conf();
 
     is_file(record_path, "init\nhandle GET /answer\nhandle GET /answer\nhandle GET /default\n"
