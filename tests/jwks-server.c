@@ -8,7 +8,8 @@
  * Prints the port it listens on (ephemeral unless --port) on stdout once it
  * accepts connections.  GET /jwks.json (any query) answers FILE, read anew
  * each time (404 if it is missing) and counts one fetch; GET /count
- * answers the count; anything else 404.  --fetch-log F gets one line per
+ * answers the count; anything else 404.  A query holding max-age=N adds
+ * "Cache-Control: public, max-age=N" to the JWKS.  --fetch-log F gets one line per
  * fetch (the request target), so a test can count fetches with the runner's
  * "file_lines".  One connection at a time; each response closes its
  * connection.  Runs until killed.  --detach puts it in a session of its
@@ -57,16 +58,22 @@ static char *slurp(const char *path, size_t *len)
 }
 
 static void respond(gnutls_session_t s, int status, const char *type, const char *body,
-                    size_t len)
+                    size_t len, long max_age)
 {
-    char    head[256];
-    int     n = snprintf(head, sizeof(head),
-                         "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-                         "Connection: close\r\n\r\n", status, status == 200 ? "OK" : "Not Found",
-                         type, len);
+    char    head[320], cc[64] = "";
+    int     n;
+
+    if (max_age >= 0)
+        snprintf(cc, sizeof(cc), "Cache-Control: public, max-age=%ld\r\n", max_age);
+    n = snprintf(head, sizeof(head),
+                 "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s"
+                 "Connection: close\r\n\r\n", status, status == 200 ? "OK" : "Not Found",
+                 type, len, cc);
     ssize_t w;
     size_t  off = 0;
 
+    if (n < 0 || (size_t)n >= sizeof(head))
+        return;
     while (off < (size_t)n) {
         w = gnutls_record_send(s, head + off, (size_t)n - off);
         if (w < 0)
@@ -99,7 +106,8 @@ static void serve(int fd, gnutls_certificate_credentials_t cred, const char *jwk
                   const char *fetch_log)
 {
     gnutls_session_t s;
-    char             req[8192], target[512], *path, *sp;
+    char             req[8192], target[512], *path, *sp, *ma;
+    long             max_age;
     size_t           got = 0;
     ssize_t          r;
     int              rc;
@@ -136,6 +144,10 @@ static void serve(int fd, gnutls_certificate_credentials_t cred, const char *jwk
         goto done;
     *sp = '\0';
     snprintf(target, sizeof(target), "%.500s", path);
+    max_age = -1;
+    ma = strstr(target, "max-age=");
+    if (ma != NULL)
+        max_age = strtol(ma + 8, NULL, 10);
     sp = strchr(path, '?');
     if (sp != NULL)
         *sp = '\0';
@@ -146,17 +158,17 @@ static void serve(int fd, gnutls_certificate_credentials_t cred, const char *jwk
         fetches++;
         log_fetch(fetch_log, target);
         if (body == NULL)
-            respond(s, 404, "text/plain", "no such file\n", 13);
+            respond(s, 404, "text/plain", "no such file\n", 13, -1);
         else
-            respond(s, 200, "application/json", body, len);
+            respond(s, 200, "application/json", body, len, max_age);
         free(body);
     } else if (strcmp(path, "/count") == 0) {
         char n[32];
         int  len = snprintf(n, sizeof(n), "%lu\n", fetches);
 
-        respond(s, 200, "text/plain", n, (size_t)len);
+        respond(s, 200, "text/plain", n, (size_t)len, -1);
     } else {
-        respond(s, 404, "text/plain", "not found\n", 10);
+        respond(s, 404, "text/plain", "not found\n", 10, -1);
     }
     gnutls_bye(s, GNUTLS_SHUT_WR);
 done:

@@ -40,6 +40,9 @@
 #define DEFAULT_SCHEME           "Bearer"
 #define DEFAULT_MAX_TOKEN_BYTES  8192
 #define DEFAULT_MIN_REFRESH      60
+#define DEFAULT_JWKS_STALE_MAX   86400   /* a day of keys while the JWKS is down */
+#define DEFAULT_JWKS_BACKOFF_MIN 5
+#define DEFAULT_JWKS_BACKOFF_MAX 300
 
 #define ALG_BIT(a)   (1u << (unsigned)(a))
 #define HMAC_ALGS    (ALG_BIT(JWT_ALG_HS256) | ALG_BIT(JWT_ALG_HS384) | ALG_BIT(JWT_ALG_HS512))
@@ -50,13 +53,15 @@
 enum {
     D_ALGORITHMS, D_SECRET_ENV, D_PUBLIC_KEY_FILE, D_PUBLIC_KEY_ENV, D_JWKS_URL,
     D_JWKS_CA_FILE, D_JWKS_MIN_REFRESH, D_HEADER, D_SCHEME, D_COOKIE, D_LEEWAY,
-    D_ISSUER, D_AUDIENCE, D_MAX_TOKEN_BYTES, D_COUNT
+    D_ISSUER, D_AUDIENCE, D_MAX_TOKEN_BYTES, D_JWKS_REFRESH, D_JWKS_STALE_MAX,
+    D_JWKS_BACKOFF, D_COUNT
 };
 
 static const char *const directive_names[D_COUNT] = {
     "algorithms", "secret_env", "public_key_file", "public_key_env", "jwks_url",
     "jwks_ca_file", "jwks_min_refresh", "header", "scheme", "cookie", "leeway",
-    "issuer", "audience", "max_token_bytes"
+    "issuer", "audience", "max_token_bytes", "jwks_refresh", "jwks_stale_max",
+    "jwks_backoff"
 };
 
 /* A list of borrowed strings (from the config) with the directive of each. */
@@ -86,7 +91,7 @@ struct ember_auth_conf {
     const char                          *scheme;     /* "" : the whole header value */
     const char                          *cookie;
     long                                 leeway;
-    long                                 min_refresh;
+    struct ember_auth_jwks_conf          jwks;
     size_t                               max_token_bytes;
     char                                *challenge;  /* 403's WWW-Authenticate (owned) */
 };
@@ -288,7 +293,8 @@ static char *conf_path(const struct ember_conf_directive *d, const char *path)
  */
 static struct ember_auth_source *source_get(struct ember_auth_state *st,
                                             enum ember_auth_source_kind kind, char *ident,
-                                            char *ca_file, long min_refresh,
+                                            char *ca_file,
+                                            const struct ember_auth_jwks_conf *jwks,
                                             const struct ember_conf_directive *d)
 {
     struct ember_auth_source *s;
@@ -297,7 +303,7 @@ static struct ember_auth_source *source_get(struct ember_auth_state *st,
         if (s->kind == kind && strcmp(s->ident, ident) == 0
             && ((s->ca_file == NULL && ca_file == NULL)
                 || (s->ca_file != NULL && ca_file != NULL && strcmp(s->ca_file, ca_file) == 0))
-            && s->min_refresh == min_refresh) {
+            && memcmp(&s->jwks, jwks, sizeof(*jwks)) == 0) {
             free(ident);
             free(ca_file);
             return s;
@@ -307,7 +313,8 @@ static struct ember_auth_source *source_get(struct ember_auth_state *st,
     s->kind = kind;
     s->ident = ident;
     s->ca_file = ca_file;
-    s->min_refresh = min_refresh;
+    s->jwks = *jwks;
+    s->max_age = -1;
     s->file = d->file;
     s->line = d->line;
     s->next = st->sources;
@@ -347,6 +354,7 @@ static int conf_check(struct ember_auth_state *st, struct ember_auth_conf *c, in
 {
     const struct ember_host            *host = st->host;
     const struct ember_conf_directive  *d, *key_d = NULL;
+    static const struct ember_auth_jwks_conf no_jwks;    /* keys that are not a JWKS */
     struct ember_pu_buf                 challenge = {0};
     long                                v;
     size_t                              i;
@@ -370,12 +378,28 @@ static int conf_check(struct ember_auth_state *st, struct ember_auth_conf *c, in
     if (d != NULL && (strncasecmp(d->argv[0], "https://", 8) != 0 || d->argv[0][8] == '\0'))
         return conf_error(host, err, d, "\"%s\" is not an https:// URL", d->argv[0]);
 
-    c->min_refresh = DEFAULT_MIN_REFRESH;
+    memset(&c->jwks, 0, sizeof(c->jwks));
+    c->jwks.min_refresh = DEFAULT_MIN_REFRESH;
+    c->jwks.stale_max = DEFAULT_JWKS_STALE_MAX;
+    c->jwks.backoff_min = DEFAULT_JWKS_BACKOFF_MIN;
+    c->jwks.backoff_max = DEFAULT_JWKS_BACKOFF_MAX;
     d = c->d[D_JWKS_MIN_REFRESH];
     if (d != NULL) {
-        if (parse_long(d->argv[0], 0, 86400, &c->min_refresh) != 0)
+        if (parse_long(d->argv[0], 0, 86400, &c->jwks.min_refresh) != 0)
             return conf_error(host, err, d, "\"%s\": expected seconds, 0 to 86400", d->argv[0]);
     }
+    d = c->d[D_JWKS_REFRESH];
+    if (d != NULL && parse_long(d->argv[0], 1, 604800, &c->jwks.refresh) != 0)
+        return conf_error(host, err, d, "\"%s\": expected seconds, 1 to 604800", d->argv[0]);
+    d = c->d[D_JWKS_STALE_MAX];
+    if (d != NULL && parse_long(d->argv[0], 0, 604800, &c->jwks.stale_max) != 0)
+        return conf_error(host, err, d, "\"%s\": expected seconds, 0 to 604800", d->argv[0]);
+    d = c->d[D_JWKS_BACKOFF];
+    if (d != NULL && (parse_long(d->argv[0], 0, 86400, &c->jwks.backoff_min) != 0
+                      || parse_long(d->argv[1], c->jwks.backoff_min, 86400,
+                                    &c->jwks.backoff_max) != 0))
+        return conf_error(host, err, d, "\"%s %s\": expected MIN MAX seconds, 0 <= MIN <= MAX "
+                          "<= 86400", d->argv[0], d->argv[1]);
     c->leeway = 0;
     d = c->d[D_LEEWAY];
     if (d != NULL && parse_long(d->argv[0], 0, 86400, &c->leeway) != 0)
@@ -436,21 +460,23 @@ static int conf_check(struct ember_auth_state *st, struct ember_auth_conf *c, in
     d = c->d[D_SECRET_ENV];
     if (d != NULL)
         c->secret = source_get(st, EMBER_AUTH_SECRET, ember_pu_xstrdup(d->argv[0]), NULL,
-                               0, d);
+                               &no_jwks, d);
     c->pubkey = NULL;
     d = c->d[D_PUBLIC_KEY_FILE];
     if (d != NULL)
-        c->pubkey = source_get(st, EMBER_AUTH_PEM_FILE, conf_path(d, d->argv[0]), NULL, 0, d);
+        c->pubkey = source_get(st, EMBER_AUTH_PEM_FILE, conf_path(d, d->argv[0]), NULL,
+                               &no_jwks, d);
     d = c->d[D_PUBLIC_KEY_ENV];
     if (d != NULL)
-        c->pubkey = source_get(st, EMBER_AUTH_PEM_ENV, ember_pu_xstrdup(d->argv[0]), NULL, 0, d);
+        c->pubkey = source_get(st, EMBER_AUTH_PEM_ENV, ember_pu_xstrdup(d->argv[0]), NULL,
+                               &no_jwks, d);
     d = c->d[D_JWKS_URL];
     if (d != NULL) {
         const struct ember_conf_directive *ca = c->d[D_JWKS_CA_FILE];
 
         c->pubkey = source_get(st, EMBER_AUTH_JWKS, ember_pu_xstrdup(d->argv[0]),
                                ca != NULL ? conf_path(ca, ca->argv[0]) : NULL,
-                               c->min_refresh, d);
+                               &c->jwks, d);
     }
     if (c->secret == NULL && c->pubkey == NULL)
         return host->fail(err, 500, "%s:%d: auth: no key: set secret_env, public_key_file, "
@@ -898,6 +924,7 @@ static int auth_init(void **state, const struct ember_host *host,
                      const struct ember_conf_block *global, struct ember_error *err)
 {
     struct ember_auth_state *st = ember_pu_xcalloc(1, sizeof(*st));
+    const char              *pre;
 
     st->host = host;
     st->global = conf_collect(host, global, err);
@@ -906,6 +933,10 @@ static int auth_init(void **state, const struct ember_host *host,
         free(st);
         return EMBER_ERROR;
     }
+    /* EMBER_PRELOAD=all asks for everything at start-up: the JWKS fetcher too */
+    pre = getenv("EMBER_PRELOAD");
+    if (pre != NULL && strcmp(pre, "all") == 0)
+        ember_auth_jwks_preload(st);
     *state = st;
     return EMBER_OK;
 }

@@ -19,6 +19,20 @@
 struct ember_auth_jwks_conn;
 struct ember_auth_jwks_fetcher;
 
+/*
+ * How a JWKS is kept fresh (jwks.c).  Seconds.  Sources share a JWKS only
+ * when these are equal too.
+ */
+struct ember_auth_jwks_conf {
+    long min_refresh;   /* jwks_min_refresh: at most one kid-miss refetch per this */
+    long refresh;       /* jwks_refresh: the keys' lifetime; 0: the JWKS response's
+                           Cache-Control max-age, else EMBER_AUTH_JWKS_DEFAULT_TTL */
+    long stale_max;     /* jwks_stale_max: how long past their lifetime keys still
+                           verify while the JWKS cannot be fetched */
+    long backoff_min;   /* jwks_backoff MIN MAX: after a failed fetch no other for MIN, */
+    long backoff_max;   /* doubling at each failure up to MAX */
+};
+
 /* Where a verification key comes from. */
 enum ember_auth_source_kind {
     EMBER_AUTH_SECRET = 1,    /* HMAC secret from an environment variable */
@@ -46,7 +60,7 @@ struct ember_auth_source {
     enum ember_auth_source_kind  kind;
     char                        *ident;       /* env name, path or URL (owned) */
     char                        *ca_file;     /* JWKS: CA bundle, or NULL (owned) */
-    long                         min_refresh; /* JWKS: seconds between fetches */
+    struct ember_auth_jwks_conf  jwks;        /* JWKS: its timing settings */
     const char                  *file;        /* where it was configured (borrowed) */
     int                          line;
 
@@ -60,9 +74,14 @@ struct ember_auth_source {
     /* JWKS */
     struct ember_auth_jwk       *keys;
     size_t                       nkeys;
-    int                          fetched;     /* at least one successful fetch */
+    int                          fetched;     /* keys usable (fetched, not past the stale bound) */
     unsigned                     nfetches;    /* attempts, for the log */
     time_t                       last_attempt;
+    time_t                       fetched_at;  /* the last successful fetch */
+    long                         ttl;         /* lifetime of the keys of that fetch */
+    long                         max_age;     /* its Cache-Control max-age, or -1 */
+    unsigned                     failures;    /* failed fetches in a row */
+    time_t                       retry_at;    /* after a failure: no fetch before this */
     struct ember_auth_jwks_conn *conn;        /* auth-jwks.so's handle, kept for reuse */
 
     struct ember_auth_source    *next;
@@ -138,6 +157,9 @@ enum ember_auth_verdict ember_auth_jwks_key(struct ember_auth_state *st,
                                             jwt_alg_t alg, const char *kid,
                                             const struct ember_auth_jwk **key,
                                             char *why, size_t whylen);
+/* EMBER_PRELOAD=all: map auth-jwks.so (and libcurl) now, from init; a
+   failure is logged and left to the first fetch. */
+void ember_auth_jwks_preload(struct ember_auth_state *st);
 /* Frees src's connection (auth-jwks.so's curl handle), if it has one. */
 void ember_auth_jwks_close(struct ember_auth_state *st, struct ember_auth_source *src);
 /* Releases auth-jwks.so (libcurl's global state, the mapping), if loaded;

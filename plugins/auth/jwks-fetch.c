@@ -7,8 +7,11 @@
  * Not an ember plugin: it exports one symbol, ember_auth_jwks_fetcher
  * (jwks-fetch.h), and knows nothing of JSON, keys or the host.
  */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -28,6 +31,7 @@ struct body {
     struct ember_pu_buf  buf;
     size_t               max;
     int                  too_big;
+    long                 max_age;     /* Cache-Control max-age, or -1 */
 };
 
 static int curl_ready;
@@ -42,6 +46,42 @@ static size_t on_data(char *p, size_t size, size_t nmemb, void *ud)
         return 0;
     }
     ember_pu_buf_add(&b->buf, p, n);
+    return n;
+}
+
+/* Cache-Control: ... max-age=N ...: the last response's (after redirects). */
+static size_t on_header(char *p, size_t size, size_t nitems, void *ud)
+{
+    struct body *b = ud;
+    size_t       n = size * nitems, i;
+    char         line[512], *v;
+    long         age = 0;
+
+    if (n >= sizeof(line) || n < 14 || strncasecmp(p, "cache-control:", 14) != 0) {
+        if (n >= 5 && strncmp(p, "HTTP/", 5) == 0)
+            b->max_age = -1;                 /* a new response (a redirect's target) */
+        return n;
+    }
+    memcpy(line, p, n);
+    line[n] = '\0';
+    for (v = line + 14; *v != '\0'; v++)
+        *v = (char) tolower((unsigned char) *v);
+    v = strstr(line + 14, "max-age");
+    if (v == NULL)
+        return n;
+    v += 7;
+    while (*v == ' ')
+        v++;
+    if (*v != '=')
+        return n;
+    v++;
+    while (*v == ' ' || *v == '"')
+        v++;
+    if (!isdigit((unsigned char) *v))
+        return n;
+    for (i = 0; isdigit((unsigned char) v[i]) && age < 100000000L; i++)
+        age = age * 10 + (v[i] - '0');
+    b->max_age = age;
     return n;
 }
 
@@ -108,6 +148,7 @@ static struct ember_auth_jwks_conn *conn_open(const char *url, const char *ca_fi
     curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT_MS, CONNECT_TIMEOUT_MS);
     curl_easy_setopt(c->curl, CURLOPT_USERAGENT, "ember-auth/" "1");
     curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(c->curl, CURLOPT_HEADERFUNCTION, on_header);
     ca = ca_file != NULL ? ca_file : default_ca();
     if (ca != NULL) {
         /* one bundle file only: loading a CA directory (Debian's libcurl
@@ -120,19 +161,23 @@ static struct ember_auth_jwks_conn *conn_open(const char *url, const char *ca_fi
 
 /* On success *body (malloc'd) passes to the caller, who frees it. */
 static int conn_fetch(struct ember_auth_jwks_conn *c, long timeout_ms, size_t max_bytes,
-                      long *status, char **body, size_t *len, char *why, size_t whylen)
+                      long *status, long *max_age, char **body, size_t *len,
+                      char *why, size_t whylen)
 {
-    struct body b = { { NULL, 0, 0 }, max_bytes, 0 };
+    struct body b = { { NULL, 0, 0 }, max_bytes, 0, -1 };
     CURLcode    rc;
 
     *body = NULL;
     *len = 0;
     *status = 0;
+    *max_age = -1;
     curl_easy_setopt(c->curl, CURLOPT_TIMEOUT_MS, timeout_ms);
     curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, &b);
+    curl_easy_setopt(c->curl, CURLOPT_HEADERDATA, &b);
     c->errbuf[0] = '\0';
     rc = curl_easy_perform(c->curl);
     curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, NULL);
+    curl_easy_setopt(c->curl, CURLOPT_HEADERDATA, NULL);
     if (rc != CURLE_OK) {
         free(b.buf.p);
         if (b.too_big)
@@ -142,6 +187,7 @@ static int conn_fetch(struct ember_auth_jwks_conn *c, long timeout_ms, size_t ma
         return -1;
     }
     curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, status);
+    *max_age = b.max_age;
     *body = b.buf.p != NULL ? b.buf.p : ember_pu_xcalloc(1, 1);
     *len = b.buf.len;
     return 0;

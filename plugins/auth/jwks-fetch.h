@@ -17,7 +17,7 @@
 #define EMBER_AUTH_JWKS_FILE        "auth-jwks.so"
 #define EMBER_AUTH_JWKS_SYMBOL      "ember_auth_jwks_fetcher"
 /* Bump on any change to struct ember_auth_jwks_fetcher. */
-#define EMBER_AUTH_JWKS_FETCHER_ABI 1
+#define EMBER_AUTH_JWKS_FETCHER_ABI 2
 
 /* One connection (curl handle) per JWKS URL, reused across fetches. */
 struct ember_auth_jwks_conn;
@@ -36,12 +36,14 @@ struct ember_auth_jwks_fetcher {
 
     /*
      * One GET, within timeout_ms, of at most max_bytes.  Returns 0 with
-     * *status (the HTTP status) and *body (NUL-terminated, *len bytes; the
-     * caller owns it and frees it with free()), or -1 with why filled and
-     * *body NULL.
+     * *status (the HTTP status), *max_age (the response's Cache-Control
+     * max-age in seconds, -1 if none) and *body (NUL-terminated, *len
+     * bytes; the caller owns it and frees it with free()), or -1 with why
+     * filled and *body NULL.
      */
     int (*fetch)(struct ember_auth_jwks_conn *c, long timeout_ms, size_t max_bytes,
-                 long *status, char **body, size_t *len, char *why, size_t whylen);
+                 long *status, long *max_age, char **body, size_t *len,
+                 char *why, size_t whylen);
 
     /* Frees a connection from open(). */
     void (*close)(struct ember_auth_jwks_conn *c);
