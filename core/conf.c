@@ -463,7 +463,10 @@ static void setting(struct parser *p, struct tblock *b, const struct troute *rou
         push(p, F_SKIP, NULL, NULL);
         return;
     }
-    if (is_secret_name(name)) {
+    /* A *_secret the plugin declares names a secret held elsewhere (db's
+       url_secret ARN): only undeclared ones are refused as secrets. */
+    if (is_secret_name(name)
+        && (b->schema == NULL || ember_schema_directive(b->schema->d, name) == NULL)) {
         error(p, p->line, "%s%s", pre, secret_reason(p, name));
         return;
     }

@@ -140,7 +140,7 @@ int ember_db_read_settings(const struct ember_db *db, const struct ember_conf_bl
                               d->file, d->line, d->argv[0]);
         s->pooler = strcmp(d->argv[0], "on") == 0;
     }
-    return EMBER_OK;
+    return ember_db_creds_read(db, b, &s->creds, err);       /* iam_auth, *_secret */
 }
 
 int ember_db_check_settings(const struct ember_db *db, const struct ember_conf_block *b,
@@ -178,6 +178,7 @@ struct ember_db_conn *ember_db_conn_for(struct ember_db *db,
             && same_str(c->set.sslmode, s->sslmode)
             && same_str(c->set.sslrootcert, s->sslrootcert)
             && same_str(c->set.sslrootcert_conf, s->sslrootcert_conf)
+            && ember_db_creds_same(&c->set.creds, &s->creds)
             && c->set.max_idle == s->max_idle && c->set.pooler == s->pooler)
             return c;
     c = ember_pu_xcalloc(1, sizeof(*c));
@@ -337,7 +338,9 @@ int ember_db_conn_open(struct ember_db *db, struct ember_db_conn *c,
     const struct ember_host        *host = db->host;
     const struct ember_db_settings *set = &c->set;
     const char                     *url = getenv(set->url_env);
-    const char                     *keys[16], *vals[16];
+    const char                     *keys[24], *vals[24];
+    struct ember_db_creds_conn      cc;           /* IAM token, secrets (creds.c) */
+    int                             again = 1;
     char                            timeout[16], idle[16], intvl[16], count[16], line[512];
     char                           *options = NULL, *rootcert = NULL, *password = NULL;
     int64_t                         conn_end;
@@ -347,15 +350,29 @@ int ember_db_conn_open(struct ember_db *db, struct ember_db_conn *c,
     const char                     *theirs = NULL;
     int                             n = 0, rc;
 
-    if (url == NULL)
+    if (ember_db_creds_has_url(&set->creds))
+        url = NULL;                               /* url_secret: $url_env is not read */
+    else if (url == NULL)
         return host->fail(err, 500, "db: environment variable %s is not set (it holds the "
                           "connection string)", set->url_env);
+retry:
+    n = 0;
+    theirs = NULL;
+    rc = ember_db_creds_prepare(db, &set->creds, url, end, &cc, err);
+    if (rc != EMBER_OK)
+        return rc;
+    if (cc.conninfo != NULL)
+        url = cc.conninfo;
 
     /* Parse it first: libpq's own complaint about a malformed string may
        quote it, password and all. */
     opts = PQconninfoParse(url, &perr);
     if (opts == NULL) {
         PQfreemem(perr);
+        ember_db_creds_clear(&cc);
+        if (ember_db_creds_has_url(&set->creds))
+            return host->fail(err, 503, "db: url_secret: the secret is not a valid libpq "
+                              "connection string");
         return host->fail(err, 500, "db: $%s is not a valid libpq connection string",
                           set->url_env);
     }
@@ -370,6 +387,7 @@ int ember_db_conn_open(struct ember_db *db, struct ember_db_conn *c,
     PQconninfoFree(opts);
     if (rc != EMBER_OK) {
         free(options);
+        ember_db_creds_clear(&cc);
         return rc;
     }
 
@@ -399,6 +417,7 @@ int ember_db_conn_open(struct ember_db *db, struct ember_db_conn *c,
     if (password != NULL) {
         keys[n] = "password";              vals[n++] = password;
     }
+    n = ember_db_creds_params(&set->creds, &cc, keys, vals, n);   /* host, port, user, token */
     keys[n] = NULL;                        vals[n] = NULL;
 
     conn_end = ember_db_now_ms() + (int64_t) set->connect_timeout * 1000;
@@ -409,6 +428,7 @@ int ember_db_conn_open(struct ember_db *db, struct ember_db_conn *c,
     free(options);
     free(rootcert);
     free_secret(password);
+    options = rootcert = password = NULL;
     if (c->pg == NULL)
         abort();   /* libpq could not allocate */
     st = PGRES_POLLING_WRITING;
@@ -418,6 +438,7 @@ int ember_db_conn_open(struct ember_db *db, struct ember_db_conn *c,
                               conn_end);
         if (rc == 0) {
             ember_db_conn_drop(c);
+            ember_db_creds_clear(&cc);
             if (conn_end == end)
                 return host->fail(err, 504, "db: connecting: the invocation's deadline "
                                   "came first");
@@ -429,11 +450,22 @@ int ember_db_conn_open(struct ember_db *db, struct ember_db_conn *c,
         st = PQconnectPoll(c->pg);
     }
     if (PQstatus(c->pg) != CONNECTION_OK) {
-        rc = host->fail(err, 503, "db: cannot connect: %s",
-                        ember_db_one_line(line, sizeof(line), PQerrorMessage(c->pg)));
+        /* a rotated secret: the cached one was refused; once per connect */
+        if (again && ember_db_creds_refused(db, &set->creds, &cc, c->pg, end)) {
+            again = 0;
+            ember_db_conn_drop(c);
+            ember_db_creds_clear(&cc);
+            url = ember_db_creds_has_url(&set->creds) ? NULL : getenv(set->url_env);
+            goto retry;
+        }
+        rc = host->fail(err, 503, "db: cannot connect: %s%s",
+                        ember_db_one_line(line, sizeof(line), PQerrorMessage(c->pg)),
+                        ember_db_creds_hint(&set->creds, c->pg));
         ember_db_conn_drop(c);
+        ember_db_creds_clear(&cc);
         return rc;
     }
+    ember_db_creds_clear(&cc);
     PQsetNoticeReceiver(c->pg, on_notice, c);
     c->last_used = ember_db_now_ms();
     c->gen++;

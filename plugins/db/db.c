@@ -215,6 +215,7 @@ static void db_fini(void *state)
         ember_db_conn_drop(c);
         free(c);
     }
+    ember_db_creds_fini();                        /* wipes the cached secrets */
     free(db);
 }
 

@@ -22,6 +22,7 @@
 #include <ember/plugin.h>
 
 #include "../common/plugutil.h"   /* ember_pu_xcalloc & co. */
+#include "creds.h"                /* IAM auth, secrets (creds.c) */
 
 #define EMBER_DB_DEFAULT_URL_ENV          "DATABASE_URL"
 #define EMBER_DB_DEFAULT_CONNECT_TIMEOUT  5        /* seconds */
@@ -47,6 +48,7 @@ struct ember_db_settings {
     int         max_idle;            /* seconds; an idle connection older is checked first */
     int         pooler;              /* behind PgBouncer (transaction mode) / RDS Proxy:
                                         no named statements, no startup options */
+    struct ember_db_creds creds;     /* iam_auth, *_secret (creds.c) */
 };
 
 /* One connection, shared by the routes with the same settings. */
