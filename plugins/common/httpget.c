@@ -119,8 +119,9 @@ static const char *header(const char *head, const char *name, size_t *vlen)
     return NULL;
 }
 
-/* Decode a chunked body in place; its length, or -1 if incomplete/bad. */
-static long dechunk(char *p, size_t n)
+/* A chunked body in p[0..n): its decoded length if complete (decoded in
+   place when `decode`), -1 if incomplete or malformed (p untouched). */
+static long dechunk(char *p, size_t n, int decode)
 {
     size_t in = 0, out = 0;
 
@@ -139,7 +140,8 @@ static long dechunk(char *p, size_t n)
             return (long) out;
         if (sz > n - in || n - in - sz < 2)
             return -1;
-        memmove(p + out, p + in, sz);
+        if (decode)
+            memmove(p + out, p + in, sz);
         out += sz;
         in += sz + 2;
     }
@@ -154,7 +156,7 @@ int ember_http_get(int port, const char *target, const char *const *headers, int
     char               *he = NULL;
     const char         *v;
     size_t              vlen, i, body_at = 0;
-    long                clen = -1, dlen;
+    long                clen = -1, dlen = -1;
     int                 fd, rc, chunked = 0, err, ret = -1;
     socklen_t           elen = sizeof(err);
     ssize_t             got;
@@ -255,9 +257,13 @@ int ember_http_get(int port, const char *target, const char *const *headers, int
 
             if (clen >= 0 && have >= (size_t) clen)
                 break;
-            if (chunked && have >= 5 && memmem(in.p + body_at, have, "0\r\n\r\n", 5) != NULL
-                && dechunk(in.p + body_at, have) >= 0)
-                break;
+            if (chunked && have >= 5 && memmem(in.p + body_at, have, "0\r\n\r\n", 5) != NULL) {
+                dlen = dechunk(in.p + body_at, have, 0);
+                if (dlen >= 0) {
+                    dechunk(in.p + body_at, have, 1);
+                    break;
+                }
+            }
         }
         if (got == 0) {
             if (he == NULL) {
@@ -273,7 +279,6 @@ int ember_http_get(int port, const char *target, const char *const *headers, int
     }
 
     if (chunked) {
-        dlen = dechunk(in.p + body_at, in.len - body_at);
         r->len = (size_t) dlen;
     } else {
         r->len = clen >= 0 ? (size_t) clen : in.len - body_at;
