@@ -51,6 +51,40 @@ resource "aws_iam_role_policy_attachment" "vpc" {
   policy_arn = "arn:aws:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole"
 }
 
+data "aws_caller_identity" "current" {}
+data "aws_region" "current" {}
+data "aws_partition" "current" {}
+
+# IAM database authentication: connect as var.db_iam_user with the role's own credentials.
+resource "aws_iam_role_policy" "rds_connect" {
+  count = var.db_iam_resource_id != "" ? 1 : 0
+  name  = "rds-db-connect"
+  role  = aws_iam_role.ember.id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect   = "Allow"
+      Action   = "rds-db:connect"
+      Resource = "arn:${data.aws_partition.current.partition}:rds-db:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:dbuser:${var.db_iam_resource_id}/${var.db_iam_user}"
+    }]
+  })
+}
+
+# Secrets: read var.db_secret_arn (through the Parameters and Secrets extension).
+resource "aws_iam_role_policy" "secret_read" {
+  count = var.db_secret_arn != "" ? 1 : 0
+  name  = "db-secret-read"
+  role  = aws_iam_role.ember.id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect   = "Allow"
+      Action   = "secretsmanager:GetSecretValue"
+      Resource = var.db_secret_arn
+    }]
+  })
+}
+
 resource "aws_cloudwatch_log_group" "ember" {
   name              = "/aws/lambda/${var.function_name}"
   retention_in_days = 14
@@ -66,6 +100,7 @@ resource "aws_lambda_function" "ember" {
   architectures    = [var.architecture]
   memory_size      = var.memory_size
   timeout          = 10
+  layers           = var.secrets_extension_layer_arn != "" ? [var.secrets_extension_layer_arn] : []
 
   environment {
     variables = {

@@ -46,6 +46,30 @@ variable "database_url" {
   sensitive   = true
 }
 
+variable "db_iam_resource_id" {
+  description = "IAM database authentication (conf/rds-iam.conf): the DB instance's or RDS Proxy's resource id (db-..., prx-...); the function may rds-db:connect as db_iam_user. Empty: no IAM policy."
+  type        = string
+  default     = ""
+}
+
+variable "db_iam_user" {
+  description = "The database user the IAM token is signed for (db's `user`)."
+  type        = string
+  default     = "ember_iam"
+}
+
+variable "db_secret_arn" {
+  description = "url_secret/password_secret: the Secrets Manager secret the function may read. Empty: none."
+  type        = string
+  default     = ""
+}
+
+variable "secrets_extension_layer_arn" {
+  description = "The AWS Parameters and Secrets Lambda Extension layer for this region and architecture (deploy/README.md). Needed with db_secret_arn."
+  type        = string
+  default     = ""
+}
+
 variable "subnet_ids" {
   description = "Subnets to run the function in when the database is in a VPC; empty: no VPC."
   type        = list(string)
