@@ -27,6 +27,32 @@
 
 /* ---------------------------------------------------------------- results */
 
+/* Is s a JSON number (RFC 8259), fit to be sent as written?  PostgreSQL's
+   own output always is; "08", "1.", ".5", "+1", " 1", "0x1p3" are not. */
+static int is_json_number(const char *s)
+{
+    if (*s == '-')
+        s++;
+    if (*s == '0')
+        s++;
+    else if (*s >= '1' && *s <= '9')
+        s += strspn(s, "0123456789");
+    else
+        return 0;
+    if (*s == '.') {
+        if (s[1] < '0' || s[1] > '9')
+            return 0;
+        s += 1 + strspn(s + 1, "0123456789");
+    }
+    if (*s == 'e' || *s == 'E') {
+        s += 1 + (s[1] == '+' || s[1] == '-');
+        if (*s < '0' || *s > '9')
+            return 0;
+        s += strspn(s, "0123456789");
+    }
+    return *s == '\0';
+}
+
 /*
  * A numeric's text as a JSON number, exact but canonical: trailing zeros
  * of the fraction dropped ("1.50" -> 1.5, "7.00" -> 7), integers that fit
@@ -57,6 +83,10 @@ static struct json_object *numeric_json(const char *v, int len)
     }
     if (strcmp(s, "-0") == 0)
         strcpy(s, "0");
+    if (!is_json_number(s)) {                   /* not PostgreSQL's: as it came */
+        free(s);
+        return json_object_new_string_len(v, len);
+    }
     if (strchr(s, '.') == NULL) {
         errno = 0;
         ll = strtoll(s, &end, 10);
@@ -98,7 +128,7 @@ static struct json_object *field_json(const PGresult *res, int row, int col)
     case OID_FLOAT4:
     case OID_FLOAT8:
         d = strtod(v, &end);
-        if (*end == '\0' && end != v && isfinite(d))
+        if (*end == '\0' && end != v && isfinite(d) && is_json_number(v))
             return json_object_new_double_s(d, v);
         break;                                   /* NaN, Infinity: strings */
     case OID_NUMERIC:
