@@ -34,6 +34,14 @@
 
 #include "runtime.h"
 
+static int64_t epoch_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static void sleep_ms(long ms)
 {
     struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
@@ -121,10 +129,15 @@ static char *handle(const struct ember_invocation *inv, long count, int *error)
         out = json_body(o);
     } else if (strncmp(path, "/sleep/", 7) == 0) {
         long ms = atol(path + 7);
+        int64_t from = epoch_ms();
 
         sleep_ms(ms);
         o = json_object_new_object();
         json_object_object_add(o, "slept", json_object_new_int64(ms));
+        /* when the sleep began and ended: overlapping intervals prove
+           requests ran in parallel, whatever the machine's speed */
+        json_object_object_add(o, "from", json_object_new_int64(from));
+        json_object_object_add(o, "to", json_object_new_int64(epoch_ms()));
         json_object_object_add(o, "pid", json_object_new_int((int)getpid()));
         out = json_body(o);
     } else if (strncmp(path, "/mem/", 5) == 0) {
