@@ -4,11 +4,13 @@
  * target), so templates may hold any byte but NUL.
  *
  * Input: byte 0 -> 1..8 routes; each route is a method byte and a template
- * up to '\n'; then requests, each a method byte and a path up to '\n' ("/"
- * is put in front of a path that lacks it: the router's contract).
+ * up to '\n'; then requests, each a method byte (bit 7: the path is still
+ * percent-encoded, as some sources leave it) and a path up to '\n' ("/" is
+ * put in front of a path that lacks it: the router's contract).
  * Oracles: ASan/UBSan; a FOUND route carries as many params as its
- * template has, each one present and, unless {rest+}, without '/'; a
- * METHOD answer has a non-empty Allow list.
+ * template has, each one present and, unless {rest+} or decoded from an
+ * encoded path (%2F), without '/'; a METHOD answer has a non-empty Allow
+ * list.
  */
 #include "config.h"
 
@@ -66,21 +68,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     if (ember_router_build(&r, &conf, &errs) == EMBER_OK) {
         while (f.n > 0 && requests++ < 64) {
-            const char          *m = methods[fz_byte(&f) % NM], *allow = NULL;
+            unsigned             mb = fz_byte(&f);
+            const char          *m = methods[(mb & 0x7f) % NM], *allow = NULL;
+            int                  encoded = (mb & 0x80) != 0;
             char                *raw = fz_until(&f, '\n', NULL);
             char                *path = raw[0] == '/' ? raw : ember_pool_sprintf(pool, "/%s", raw);
             struct ember_route  *route = NULL;
             struct ember_kv     *params = NULL;
 
             nparams = 0;
-            switch (ember_router_match(r, m, path, pool, &route, &params, &nparams, &allow)) {
+            switch (ember_router_match(r, m, path, encoded, pool, &route, &params, &nparams,
+                                       &allow)) {
             case EMBER_ROUTE_FOUND:
                 if (route == NULL || nparams != count_params(route->info.path_template))
                     abort();
                 for (k = 0; k < nparams; k++) {
                     if (params[k].name == NULL || params[k].value == NULL)
                         abort();
-                    if (strchr(params[k].value, '/') != NULL
+                    if (!encoded && strchr(params[k].value, '/') != NULL
                         && strstr(route->info.path_template, "+}") == NULL)
                         abort();
                 }
