@@ -29,6 +29,10 @@
 #     tests/pg.sh terminate DELAY PATTERN   # returns at once; DELAY seconds
 #                       # later, ends the backends whose query is LIKE PATTERN
 #                       # (in a session of its own: outlives its caller's group)
+#     tests/pg.sh hold N     # N sessions that hold a slot each (application
+#                       # holder), in the background; returns once they are
+#                       # all in (N = max_connections: once a new one is refused)
+#     tests/pg.sh release   # end the holders; returns once a session gets in
 #     tests/pg.sh pgb-ready   # exit 0 once a query through $PGB_URL works (10 s)
 #     tests/pg.sh connections N [APP]   # exit 0 once exactly N sessions have
 #                       # application_name APP (default ember), within 3 s
@@ -116,6 +120,9 @@ pg__configure() {
         {
             echo "max_connections = $PG_MAX_CONNECTIONS"
             echo "superuser_reserved_connections = 0"
+            # a backend whose client went away (pg.sh release) frees its
+            # slot at once, even in the middle of a pg_sleep
+            echo "client_connection_check_interval = 100"
         } >>"$PG_DIR/data/postgresql.conf"
     fi
     method=${PG_HBA:-scram-sha-256}
@@ -316,6 +323,11 @@ pg_stop() {
     trap - EXIT INT TERM
     [ -n "${PG_DIR:-}" ] || return 0
     pgb__stop
+    if [ -f "$PG_DIR/holders.pid" ]; then
+        for p in $(cat "$PG_DIR/holders.pid"); do
+            kill -TERM "-$p" 2>/dev/null
+        done
+    fi
     if [ -f "$PG_DIR/data/postmaster.pid" ]; then
         pg__as "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m fast -w -t 30 stop >/dev/null 2>&1 ||
             pg__as "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m immediate -w -t 10 stop >/dev/null 2>&1
@@ -355,6 +367,50 @@ case "$0" in
         sleep "$1"
         printf '%s\n' "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE :'pat' AND pid <> pg_backend_pid();" |
             pg_psql -At -v pat="$2"
+        ;;
+    hold)
+        # each holder retries until it is in (a probe below may take its slot
+        # for a moment), then sleeps there; one process group each
+        want=${1:?usage: $0 hold N}
+        i=0
+        while [ "$i" -lt "$want" ]; do
+            PGAPPNAME=holder setsid sh -c 'n=0; until "$0" -X -q -h "$1" -p "$2" -U ember \
+                    -d ember -c "SELECT pg_sleep(120)"; do n=$((n + 1)); [ $n -lt 200 ] || exit 1;
+                    sleep 0.05; done' \
+                "$PG_BIN/psql" "$PG_DIR" "$PG_PORT" </dev/null >/dev/null 2>&1 &
+            echo $! >>"$PG_DIR/holders.pid"
+            i=$((i + 1))
+        done
+        # in: all of them counted, or (want = every slot) this probe refused:
+        # only holders and this one probe connect
+        n=0
+        while [ "$n" -lt 200 ]; do
+            out=$(pg_psql -At -c "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'holder'" 2>&1)
+            case "$out" in
+            "$want" | *"too many clients"*) exit 0 ;;
+            esac
+            sleep 0.05
+            n=$((n + 1))
+        done
+        echo "pg.sh: the holders did not get in ($out)" >&2
+        exit 1
+        ;;
+    release)
+        if [ -f "$PG_DIR/holders.pid" ]; then
+            for p in $(cat "$PG_DIR/holders.pid"); do
+                kill -TERM "-$p" 2>/dev/null
+            done
+        fi
+        rm -f "$PG_DIR/holders.pid"
+        n=0
+        while [ "$n" -lt 200 ]; do
+            out=$(pg_psql -At -c "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'holder'" 2>&1)
+            [ "$out" = 0 ] && exit 0
+            sleep 0.05
+            n=$((n + 1))
+        done
+        echo "pg.sh: the holders are still in ($out)" >&2
+        exit 1
         ;;
     pgb-ready)
         # PgBouncer reaches the server again (after an outage it waits

@@ -185,11 +185,15 @@ static int db_handle(void *state, void *route_state, struct ember_exchange *ex)
     end = ember_db_now_ms() + left - EMBER_DB_DEADLINE_MARGIN_MS;
 
     rc = ember_db_execute(db, r, ex, vals, end, &res, ex->err);
-    if (rc != EMBER_OK)
-        return rc;
-    if (PQresultStatus(res) != PGRES_TUPLES_OK && PQresultStatus(res) != PGRES_COMMAND_OK) {
+    if (rc == EMBER_OK && PQresultStatus(res) != PGRES_TUPLES_OK
+        && PQresultStatus(res) != PGRES_COMMAND_OK)
         rc = ember_db_fail_result(db, res, ex->err);
+    if (rc != EMBER_OK) {
         PQclear(res);
+        /* The server is down, full (53300) or going away: nothing is kept
+           from the failure, the next request tries again. */
+        if (ex->err->status == 503)
+            host->set_header(ex, "retry-after", EMBER_DB_RETRY_AFTER);
         return rc;
     }
 

@@ -35,6 +35,7 @@
 #define EMBER_DB_CANCEL_GRACE_MS          150      /* wait this long for a cancelled statement */
 #define EMBER_DB_UNKNOWN_DEADLINE_MS      900000   /* no deadline known: Lambda's maximum */
 #define EMBER_DB_MAX_BINDS                99
+#define EMBER_DB_RETRY_AFTER              "1"      /* seconds, with every 503 */
 
 /* The settings that choose a connection (global, overridden per route). */
 struct ember_db_settings {
