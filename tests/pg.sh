@@ -33,6 +33,9 @@
 #                       # holder), in the background; returns once they are
 #                       # all in (N = max_connections: once a new one is refused)
 #     tests/pg.sh release   # end the holders; returns once a session gets in
+#     tests/pg.sh pgb-stop-when PATTERN   # returns at once; as soon as a
+#                       # backend runs a query LIKE PATTERN, SIGSTOPs PgBouncer
+#                       # (a peer that stops answering; pgb-ready CONTs it)
 #     tests/pg.sh pgb-ready   # exit 0 once a query through $PGB_URL works (10 s)
 #     tests/pg.sh connections N [APP]   # exit 0 once exactly N sessions have
 #                       # application_name APP (default ember), within 3 s
@@ -412,9 +415,28 @@ case "$0" in
         echo "pg.sh: the holders are still in ($out)" >&2
         exit 1
         ;;
+    pgb-stop-when)
+        [ $# -eq 1 ] || { echo "usage: $0 pgb-stop-when PATTERN" >&2; exit 2; }
+        setsid -f sh "$0" pgb-stop-now "$1" </dev/null >/dev/null 2>&1
+        ;;
+    pgb-stop-now)
+        n=0
+        while [ "$n" -lt 200 ]; do
+            c=$(printf '%s\n' "SELECT count(*) FROM pg_stat_activity WHERE query LIKE :'pat' AND state = 'active' AND pid <> pg_backend_pid();" |
+                pg_psql -At -v pat="$1")
+            if [ "${c:-0}" -gt 0 ]; then
+                kill -STOP "$(pg__as cat "$PGB_PID")"
+                exit 0
+            fi
+            sleep 0.02
+            n=$((n + 1))
+        done
+        exit 1
+        ;;
     pgb-ready)
-        # PgBouncer reaches the server again (after an outage it waits
+        # PgBouncer is running (SIGCONT) and reaches the server again (after an outage it waits
         # server_login_retry before trying): within 10 s
+        kill -CONT "$(pg__as cat "$PGB_PID")" 2>/dev/null
         n=0
         while [ "$n" -lt 100 ]; do
             "$PG_BIN/psql" -X -q -At -d "${PGB_URL:?}" -c 'SELECT 1' >/dev/null 2>&1 && exit 0

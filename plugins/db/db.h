@@ -32,7 +32,9 @@
 #define EMBER_DB_KEEPALIVE_COUNT          3        /* unanswered probes: dead */
 #define EMBER_DB_DEADLINE_MARGIN_MS       200      /* answer this long before Lambda's deadline */
 #define EMBER_DB_MIN_BUDGET_MS            50       /* less left than this: 504 at once */
-#define EMBER_DB_CANCEL_GRACE_MS          150      /* wait this long for a cancelled statement */
+#define EMBER_DB_CANCEL_SEND_MS           80       /* at most this long to send a cancel */
+#define EMBER_DB_CANCEL_GRACE_MS          100      /* then this long for the statement to stop
+                                                      (both within DEADLINE_MARGIN_MS) */
 #define EMBER_DB_UNKNOWN_DEADLINE_MS      900000   /* no deadline known: Lambda's maximum */
 #define EMBER_DB_MAX_BINDS                99
 #define EMBER_DB_RETRY_AFTER              "1"      /* seconds, with every 503 */

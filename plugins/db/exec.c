@@ -7,7 +7,11 @@
  */
 #define _GNU_SOURCE
 
+#include <errno.h>
 #include <poll.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <time.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -55,17 +59,115 @@ static enum ember_db_wait wait_result(PGconn *pg, int64_t end, PGresult **out)
     }
 }
 
+/*
+ * A cancel request is a new connection to the server: PQcancel() blocks in
+ * connect() and then until the server closes it, for ever against a peer
+ * that stopped answering.  It runs in a thread of its own, waited for
+ * EMBER_DB_CANCEL_SEND_MS; after that the thread is left to finish (or
+ * not) and frees the job itself.
+ */
+struct cancel_job {
+    pthread_mutex_t  mu;
+    pthread_cond_t   cv;
+    PGcancel        *cn;
+    int              done;
+    int              abandoned;
+    int              sent;
+    char             why[256];
+};
+
+static void cancel_job_free(struct cancel_job *j)
+{
+    PQfreeCancel(j->cn);
+    pthread_cond_destroy(&j->cv);
+    pthread_mutex_destroy(&j->mu);
+    free(j);
+}
+
+static void *cancel_thread(void *arg)
+{
+    struct cancel_job *j = arg;
+    char               why[256];
+    int                sent, abandoned;
+
+    why[0] = '\0';
+    sent = PQcancel(j->cn, why, sizeof(why));
+    pthread_mutex_lock(&j->mu);
+    j->done = 1;
+    j->sent = sent;
+    memcpy(j->why, why, sizeof(why));
+    abandoned = j->abandoned;
+    pthread_cond_signal(&j->cv);
+    pthread_mutex_unlock(&j->mu);
+    if (abandoned)
+        cancel_job_free(j);
+    return NULL;
+}
+
+/* Send a cancel request for c's statement, waiting at most `ms`.  1 if the
+   server took it; else why[] says what happened. */
+static int send_cancel(struct ember_db_conn *c, int64_t ms, char *why, size_t size)
+{
+    struct cancel_job *j;
+    pthread_t          t;
+    pthread_attr_t     attr;
+    struct timespec    until;
+    int                rc = 0, sent = 0;
+
+    j = ember_pu_xcalloc(1, sizeof(*j));
+    j->cn = PQgetCancel(c->pg);
+    if (j->cn == NULL) {
+        free(j);
+        snprintf(why, size, "no cancel key");
+        return 0;
+    }
+    pthread_mutex_init(&j->mu, NULL);
+    pthread_cond_init(&j->cv, NULL);
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    if (pthread_create(&t, &attr, cancel_thread, j) != 0) {
+        pthread_attr_destroy(&attr);
+        cancel_job_free(j);
+        snprintf(why, size, "could not start a thread for it");
+        return 0;
+    }
+    pthread_attr_destroy(&attr);
+
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += ms / 1000;
+    until.tv_nsec += (ms % 1000) * 1000000;
+    if (until.tv_nsec >= 1000000000) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000;
+    }
+    pthread_mutex_lock(&j->mu);
+    while (!j->done && rc != ETIMEDOUT)
+        rc = pthread_cond_timedwait(&j->cv, &j->mu, &until);
+    if (j->done) {
+        sent = j->sent;
+        snprintf(why, size, "%s", j->why);
+        pthread_mutex_unlock(&j->mu);
+        cancel_job_free(j);
+        return sent;
+    }
+    j->abandoned = 1;                 /* the thread frees it */
+    pthread_mutex_unlock(&j->mu);
+    snprintf(why, size, "no answer within %lld ms", (long long) ms);
+    return 0;
+}
+
 /* Ask the server to stop the running statement and wait a little for it
    to say so; a connection that stays busy is closed. */
-static void cancel_running(struct ember_db_conn *c)
+static void cancel_running(const struct ember_db *db, struct ember_db_conn *c)
 {
-    PGcancel *cn = PQgetCancel(c->pg);
     PGresult *r = NULL;
-    char      buf[256];
+    char      why[256], line[300];
 
-    if (cn != NULL) {
-        PQcancel(cn, buf, sizeof(buf));
-        PQfreeCancel(cn);
+    if (!send_cancel(c, EMBER_DB_CANCEL_SEND_MS, why, sizeof(why))) {
+        db->host->log(EMBER_LOG_WARN, "db: the cancel request did not get through (%s); "
+                      "closing the connection", ember_db_one_line(line, sizeof(line), why));
+        ember_db_conn_drop(c);
+        return;
     }
     if (wait_result(c->pg, ember_db_now_ms() + EMBER_DB_CANCEL_GRACE_MS, &r) != EMBER_DB_WAIT_OK)
         ember_db_conn_drop(c);
@@ -196,7 +298,7 @@ int ember_db_execute(struct ember_db *db, struct ember_db_route *r,
             w = sent ? wait_result(c->pg, end, &res) : EMBER_DB_WAIT_GONE;
             if (w == EMBER_DB_WAIT_TIMEOUT) {
                 /* Whether it got prepared is unknown: start afresh next time. */
-                cancel_running(c);
+                cancel_running(db, c);
                 ember_db_conn_drop(c);
                 return host->fail(err, 504, "db: preparing the statement: the invocation's "
                                   "deadline came first");
@@ -227,7 +329,7 @@ int ember_db_execute(struct ember_db *db, struct ember_db_route *r,
             sent = PQsendQueryPrepared(c->pg, r->stmt, r->nbinds, vals, NULL, NULL, 0);
         w = sent ? wait_result(c->pg, end, &res) : EMBER_DB_WAIT_GONE;
         if (w == EMBER_DB_WAIT_TIMEOUT) {
-            cancel_running(c);
+            cancel_running(db, c);
             return host->fail(err, 504, "db: the statement was cancelled: the invocation's "
                               "deadline came first");
         }
