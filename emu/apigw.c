@@ -617,7 +617,10 @@ static json_object *event_v1(struct built *b, const struct ember_apigw_request *
     json_object_object_add(rc, "httpMethod", json_object_new_string(r->method));
     json_object_object_add(id, "accessKey", NULL);
     json_object_object_add(id, "accountId", NULL);
+    json_object_object_add(id, "apiKey", NULL);
+    json_object_object_add(id, "apiKeyId", NULL);
     json_object_object_add(id, "caller", NULL);
+    json_object_object_add(id, "clientCert", NULL);
     json_object_object_add(id, "cognitoAuthenticationProvider", NULL);
     json_object_object_add(id, "cognitoAuthenticationType", NULL);
     json_object_object_add(id, "cognitoIdentityId", NULL);
