@@ -35,8 +35,7 @@ AC_DEFUN([EMBER_WITH_PLUGINS], [
     AC_DEFINE([EMBER_WITH_AUTH], [1], [Define if the auth plugin is built.])
   ])
   AS_IF([test "x$ember_want_db" = xyes], [
-    PKG_CHECK_MODULES([PQ], [libpq], [],
-      [AC_MSG_ERROR([plugin db needs libpq: apt-get install libpq-dev])])
+    EMBER_WITH_LIBPQ
     # IAM database authentication signs with nettle's SHA-256/HMAC, linked
     # statically into db.so (its symbols hidden): no library is mapped for
     # it, so a config without iam_auth pays nothing at load time.
