@@ -96,6 +96,7 @@ struct ember_bench_block {
     enum ember_bench_route  route;
     const char             *db_url;      /* DATABASE_URL for this block, or NULL */
     char                   *event;       /* the invocation's event */
+    int                     n, k;        /* processes per row, warm invocations per process */
     struct ember_bench_row  rows[EMBER_BENCH_MAX_ROWS];
     int                     nrows;
 };

@@ -182,6 +182,9 @@ static struct ember_bench_block *add_block(struct ember_bench *b, const char *na
     blk->title = title;
     blk->route = route;
     blk->db_url = db_url;
+    /* the TLS and delayed blocks have no warm target: fewer processes, fewer invocations */
+    blk->n = strncmp(name, "items-", 6) == 0 ? b->o.extra_n : b->o.n;
+    blk->k = strncmp(name, "items-", 6) == 0 && b->o.k > 20 ? 20 : b->o.k;
     blk->event = ember_bench_event(route == EMBER_BENCH_HELLO ? "/hello" : "/items/1",
                                    route == EMBER_BENCH_ITEMS ? b->token : NULL);
     add_rows(b, blk);
@@ -202,16 +205,16 @@ static char *with_port(const char *url, int port)
 
 /* ---------------------------------------------------------------- the rounds */
 
-static void run_block(struct ember_bench *b, struct ember_bench_block *blk, int n)
+static void run_block(struct ember_bench *b, struct ember_bench_block *blk)
 {
     int i, j;
 
-    for (i = 0; i < n; i++) {
+    for (i = 0; i < blk->n; i++) {
         /* rotate the order: each row runs after each other row as often */
         for (j = 0; j < blk->nrows; j++)
             ember_bench_sample(b, blk, &blk->rows[(i + j) % blk->nrows], i);
         if (isatty(2) && (i + 1) % 10 == 0)
-            fprintf(stderr, "\rember-bench: %s: round %d of %d ", blk->name, i + 1, n);
+            fprintf(stderr, "\rember-bench: %s: round %d of %d ", blk->name, i + 1, blk->n);
     }
     if (isatty(2))
         fputc('\n', stderr);
@@ -236,7 +239,8 @@ static void usage(FILE *f)
           "  --tls-url URL       also /items against this DATABASE_URL (TLS, SCRAM)\n"
           "  --db-delay-us US    also /items with each chunk to and from the database\n"
           "                      held US microseconds by a proxy on loopback\n"
-          "  --extra-n N         processes per row of those two blocks (default n/4)\n"
+          "  --extra-n N         processes per row of those two blocks (default n/4;\n"
+          "                      at most 20 warm invocations each)\n"
           "  --zip FILE          run ember from this unpacked function.zip\n"
           "  --zip-size FILE     only report the size of this function.zip\n"
           "  --burst C           then C concurrent first requests through ember-local\n"
@@ -499,8 +503,7 @@ int main(int argc, char **argv)
     setup(b);
 
     for (k = 0; k < b->nblocks; k++)
-        run_block(b, &b->blocks[k], strncmp(b->blocks[k].name, "items-", 6) == 0
-                                    ? b->o.extra_n : b->o.n);
+        run_block(b, &b->blocks[k]);
     if (b->proxy_pid > 0) {
         kill(b->proxy_pid, SIGTERM);
         waitpid(b->proxy_pid, NULL, 0);

@@ -69,19 +69,19 @@ void ember_bench_print_rows(struct ember_bench *b)
     char a[11][32];
     int  k, i;
 
-    printf("\ncold starts: %d fresh processes per row, interleaved within each block; "
-           "%d warm invocations each\nt0 is taken just before the fork; cold ends when the "
-           "first POST .../response is received whole\n", b->o.n, b->o.k);
+    printf("\ncold starts: fresh processes, interleaved within each block; t0 is taken just "
+           "before the fork,\ncold ends when the first POST .../response is received whole\n");
     for (k = 0; k < b->nblocks; k++) {
         struct ember_bench_block *blk = &b->blocks[k];
         struct ember_bench_row   *fl = block_floor(blk);
         double                    fc = fl != NULL ? P50(&fl->cold) : NAN;
 
         if (fl != NULL)
-            printf("\n%s  (x floor: against %s, the fastest floor of the block)\n", blk->title,
-                   fl->name);
+            printf("\n%s: %d processes per row, %d warm invocations each; x floor: against "
+                   "%s, the block's fastest floor\n", blk->title, blk->n, blk->k, fl->name);
         else
-            printf("\n%s  (no floor measured)\n", blk->title);
+            printf("\n%s: %d processes per row, %d warm invocations each; no floor measured\n",
+                   blk->title, blk->n, blk->k);
         printf("  %-10s %8s %8s %8s %8s %7s %7s %9s %9s %13s %7s %5s\n", "variant", "init p50",
                "cold p50", "p95", "p99", "x floor", "spawn", "warm p50", "warm p95",
                "peak RSS kB", "faults", "fails");
@@ -184,8 +184,9 @@ void ember_bench_rows_json(struct ember_bench *b, struct ember_buf *json)
         struct ember_bench_block *blk = &b->blocks[k];
         struct ember_bench_row   *fl = block_floor(blk);
 
-        ember_buf_printf(json, "%s{\"name\":\"%s\",\"route\":\"%s\",\"floor\":", k ? "," : "",
-                         blk->name, blk->route == EMBER_BENCH_HELLO ? "/hello" : "/items/{id}");
+        ember_buf_printf(json, "%s{\"name\":\"%s\",\"route\":\"%s\",\"n\":%d,\"k\":%d,"
+                         "\"floor\":", k ? "," : "", blk->name,
+                         blk->route == EMBER_BENCH_HELLO ? "/hello" : "/items/{id}", blk->n, blk->k);
         if (fl != NULL)
             ember_buf_printf(json, "\"%s\"", fl->name);
         else

@@ -33,38 +33,38 @@
 
 static const char *const route_expect[] = { "ok", "water" };
 
-void ember_bench_row_fail(struct ember_bench_row *c, const char *fmt, ...)
+void ember_bench_row_fail(struct ember_bench_row *row, const char *fmt, ...)
 {
     va_list ap;
 
-    c->fails++;
-    if (c->first_error[0] != '\0')
+    row->fails++;
+    if (row->first_error[0] != '\0')
         return;
     va_start(ap, fmt);
-    vsnprintf(c->first_error, sizeof(c->first_error), fmt, ap);
+    vsnprintf(row->first_error, sizeof(row->first_error), fmt, ap);
     va_end(ap);
 }
 
-static struct ember_bench_phase *row_phase(struct ember_bench_row *c, const char *name, size_t len)
+static struct ember_bench_phase *row_phase(struct ember_bench_row *row, const char *name, size_t len)
 {
     size_t i;
 
-    for (i = 0; i < c->nphases; i++)
-        if (strlen(c->phases[i].name) == len && strncmp(c->phases[i].name, name, len) == 0)
-            return &c->phases[i];
-    if (c->nphases == EMBER_BENCH_MAX_PHASES || len >= sizeof(c->phases[0].name))
+    for (i = 0; i < row->nphases; i++)
+        if (strlen(row->phases[i].name) == len && strncmp(row->phases[i].name, name, len) == 0)
+            return &row->phases[i];
+    if (row->nphases == EMBER_BENCH_MAX_PHASES || len >= sizeof(row->phases[0].name))
         return NULL;
-    memcpy(c->phases[c->nphases].name, name, len);
-    c->phases[c->nphases].name[len] = '\0';
-    return &c->phases[c->nphases++];
+    memcpy(row->phases[row->nphases].name, name, len);
+    row->phases[row->nphases].name[len] = '\0';
+    return &row->phases[row->nphases++];
 }
 
 /*
  * The journey line of this run's log (JSON format):
  *   "journey":{"t0_us":N,"phases":{"exec":0.61,...},"total":1.12}
- * Phase durations go to the cell; t0 is compared with our exec stamp.
+ * Phase durations go to the row; t0 is compared with our exec stamp.
  */
-static void read_journey(struct ember_bench *b, struct ember_bench_row *c, int64_t t_exec)
+static void read_journey(struct ember_bench *b, struct ember_bench_row *row, int64_t t_exec)
 {
     FILE       *f = fopen(b->logfile, "r");
     char       *line = NULL, *p, *q;
@@ -79,7 +79,7 @@ static void read_journey(struct ember_bench *b, struct ember_bench_row *c, int64
             continue;
         found = 1;
         p += 19;
-        ember_bench_series_add(&c->t0_off, (double) (strtoll(p, &q, 10) * 1000 - t_exec) / 1e3);
+        ember_bench_series_add(&row->t0_off, (double) (strtoll(p, &q, 10) * 1000 - t_exec) / 1e3);
         p = strstr(q, "\"phases\":{");
         if (p == NULL)
             break;
@@ -90,7 +90,7 @@ static void read_journey(struct ember_bench *b, struct ember_bench_row *c, int64
 
             if (e == NULL || e[1] != ':')
                 break;
-            ph = row_phase(c, p + 1, (size_t) (e - p - 1));
+            ph = row_phase(row, p + 1, (size_t) (e - p - 1));
             if (ph != NULL)
                 ember_bench_series_add(&ph->ms, strtod(e + 2, &q));
             else
@@ -103,26 +103,26 @@ static void read_journey(struct ember_bench *b, struct ember_bench_row *c, int64
     free(line);
     fclose(f);
     if (!found)
-        ember_bench_row_fail(c, "no journey line in the log (%s)", b->logfile);
+        ember_bench_row_fail(row, "no journey line in the log (%s)", b->logfile);
 }
 
 /*
  * One fresh process: its cold start, then k warm invocations, then its
- * peak RSS.  Samples go to c; a failure is counted with its first reason.
+ * peak RSS.  Samples go to row; a failure is counted with its first reason.
  */
 void ember_bench_sample(struct ember_bench *b, struct ember_bench_block *blk,
-                        struct ember_bench_row *c, int run)
+                        struct ember_bench_row *row, int run)
 {
-    struct ember_bench_conn   conns[MAX_CONNS];
-    struct pollfd pfd[MAX_CONNS + 2];
-    int           nconns = 0, polled, sent = 0, done = 0, failed = 0, i, pidfd;
-    int           total = 1 + b->o.k;
-    int64_t       t_spawn = 0, t_next = 0, t_sent = 0, deadline;
-    long          rss = -1, faults = -1;
-    pid_t         pid;
-    const char   *event = blk->event;
+    struct ember_bench_conn conns[MAX_CONNS];
+    struct pollfd           pfd[MAX_CONNS + 2];
+    int                     nconns = 0, polled, sent = 0, done = 0, failed = 0, i, pidfd;
+    int                     total = 1 + blk->k;
+    int64_t                 t_spawn = 0, t_next = 0, t_sent = 0, deadline;
+    long                    rss = -1, faults = -1;
+    pid_t                   pid;
+    const char             *event = blk->event;
 
-    pid = ember_bench_spawn(b, blk, c, &t_spawn);
+    pid = ember_bench_spawn(b, blk, row, &t_spawn);
     pidfd = (int) syscall(SYS_pidfd_open, pid, 0);
     deadline = ember_bench_now_ns() + RUN_TIMEOUT_NS;
 
@@ -139,7 +139,7 @@ void ember_bench_sample(struct ember_bench *b, struct ember_bench_block *blk,
         }
         timeout = (int) ((deadline - ember_bench_now_ns()) / 1000000);
         if (timeout <= 0) {
-            ember_bench_row_fail(c, "timed out after %lld s (%d of %d responses)",
+            ember_bench_row_fail(row, "timed out after %lld s (%d of %d responses)",
                       RUN_TIMEOUT_NS / 1000000000, sent, total);
             failed = 1;
             break;
@@ -187,7 +187,7 @@ void ember_bench_sample(struct ember_bench *b, struct ember_bench_block *blk,
                 int64_t t = ember_bench_now_ns();
 
                 if (pr < 0) {
-                    ember_bench_row_fail(c, "a request the Runtime API cannot parse");
+                    ember_bench_row_fail(row, "a request the Runtime API cannot parse");
                     failed = 1;
                     break;
                 }
@@ -197,7 +197,7 @@ void ember_bench_sample(struct ember_bench *b, struct ember_bench_block *blk,
                     if (sent < total) {
                         t_sent = ember_bench_now_ns();
                         if (ember_bench_send_event(cn->fd, event, run, sent) != 0) {
-                            ember_bench_row_fail(c, "could not send the event");
+                            ember_bench_row_fail(row, "could not send the event");
                             failed = 1;
                         }
                         sent++;
@@ -205,7 +205,7 @@ void ember_bench_sample(struct ember_bench *b, struct ember_bench_block *blk,
                         rss = ember_bench_vm_hwm(pid);    /* idle in `next`: its peak is behind it */
                         faults = ember_bench_min_faults(pid);
                         if (b->o.smaps)
-                            ember_bench_save_smaps(b, blk, c, pid);
+                            ember_bench_save_smaps(b, blk, row, pid);
                         done = 1;
                     }
                 } else if (strcmp(rq.method, "POST") == 0 && strstr(rq.path, "/response") != NULL
@@ -213,29 +213,29 @@ void ember_bench_sample(struct ember_bench *b, struct ember_bench_block *blk,
                     if (memmem(rq.body, rq.body_len, "\"statusCode\":200", 16) == NULL
                         || memmem(rq.body, rq.body_len, route_expect[blk->route],
                                   strlen(route_expect[blk->route])) == NULL) {
-                        ember_bench_row_fail(c, "unexpected response: %.*s", (int) (rq.body_len > 300
+                        ember_bench_row_fail(row, "unexpected response: %.*s", (int) (rq.body_len > 300
                                   ? 300 : rq.body_len), rq.body);
                         failed = 1;
                     } else if (sent == 1) {
-                        ember_bench_series_add(&c->init, (double) (t_next - t_spawn) / 1e6);
-                        ember_bench_series_add(&c->cold, (double) (t - t_spawn) / 1e6);
+                        ember_bench_series_add(&row->init, (double) (t_next - t_spawn) / 1e6);
+                        ember_bench_series_add(&row->cold, (double) (t - t_spawn) / 1e6);
                         if (*b->exec_stamp != 0)
-                            ember_bench_series_add(&c->spawn,
+                            ember_bench_series_add(&row->spawn,
                                                    (double) (*b->exec_stamp - t_spawn) / 1e3);
                     } else {
-                        ember_bench_series_add(&c->warm, (double) (t - t_sent) / 1e3);
+                        ember_bench_series_add(&row->warm, (double) (t - t_sent) / 1e3);
                     }
                     if (ember_bench_send_accepted(cn->fd) != 0 && !failed) {
-                        ember_bench_row_fail(c, "could not answer the response POST");
+                        ember_bench_row_fail(row, "could not answer the response POST");
                         failed = 1;
                     }
                 } else if (strcmp(rq.method, "POST") == 0) {
-                    ember_bench_row_fail(c, "%s %s: %.*s", rq.method, rq.path,
+                    ember_bench_row_fail(row, "%s %s: %.*s", rq.method, rq.path,
                               (int) (rq.body_len > 300 ? 300 : rq.body_len), rq.body);
                     ember_bench_send_accepted(cn->fd);
                     failed = 1;
                 } else {
-                    ember_bench_row_fail(c, "unexpected request %s %s", rq.method, rq.path);
+                    ember_bench_row_fail(row, "unexpected request %s %s", rq.method, rq.path);
                     failed = 1;
                 }
                 ember_buf_consume(&cn->in, rq.total);
@@ -246,10 +246,10 @@ void ember_bench_sample(struct ember_bench *b, struct ember_bench_block *blk,
             int st;
 
             if (waitpid(pid, &st, WNOHANG) == pid) {
-                ember_bench_row_fail(c, "the process exited (%s %d) after %d of %d events; see %s",
+                ember_bench_row_fail(row, "the process exited (%s %d) after %d of %d events; see %s",
                           WIFEXITED(st) ? "status" : "signal",
                           WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st), sent, total,
-                          c->kind == EMBER_BENCH_EMBER ? b->logfile : "(not ember: no log)");
+                          row->kind == EMBER_BENCH_EMBER ? b->logfile : "(not ember: no log)");
                 failed = 1;
                 pid = -1;
             }
@@ -264,9 +264,9 @@ void ember_bench_sample(struct ember_bench *b, struct ember_bench_block *blk,
         ember_buf_free(&conns[i].in);
     }
     if (done && rss >= 0)
-        ember_bench_series_add(&c->rss, (double) rss);
+        ember_bench_series_add(&row->rss, (double) rss);
     if (done && faults >= 0)
-        ember_bench_series_add(&c->faults, (double) faults);
-    if (c->kind == EMBER_BENCH_EMBER && sent > 0)
-        read_journey(b, c, *b->exec_stamp);
+        ember_bench_series_add(&row->faults, (double) faults);
+    if (row->kind == EMBER_BENCH_EMBER && sent > 0)
+        read_journey(b, row, *b->exec_stamp);
 }
