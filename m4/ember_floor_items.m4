@@ -1,10 +1,10 @@
 # EMBER_FLOOR_ITEMS
 # bench/floor-items, the floor of /items/{id} for `make bench`: libc, nettle's
 # HMAC linked statically (libnettle.a of Debian's nettle-dev), and libpq.
-# FLOOR_PQ_CFLAGS / FLOOR_PQ_LIBS say how it links libpq: a static minimal
-# libpq when one is given there (e.g. FLOOR_PQ_LIBS="/path/libpq.a
-# /path/libpgcommon.a /path/libpgport.a -lssl -lcrypto" or a configure
-# option that builds one), else pkg-config's libpq, shared, until then.
+# libpq: FLOOR_PQ_CFLAGS / FLOOR_PQ_LIBS when given; else the static minimal
+# libpq that --with-libpq=static builds for db.so (EMBER_LIBPQ, run before),
+# with OpenSSL's archives, so that libc is the floor's only shared object;
+# else pkg-config's libpq, shared.
 # Optional: without nettle or libpq the bench runs without its own items floor
 # and says so.
 AC_DEFUN([EMBER_FLOOR_ITEMS], [
@@ -23,11 +23,21 @@ AC_DEFUN([EMBER_FLOOR_ITEMS], [
   AS_IF([test -z "$FLOOR_NETTLE_A"], [ember_floor_items=no])
   AS_IF([test "$ember_floor_items" = no],
         [ember_floor_items_why="no static nettle (apt-get install nettle-dev)"])
-  AS_IF([test "$ember_floor_items" = yes && test -z "$FLOOR_PQ_LIBS"], [
-    PKG_CHECK_MODULES([FLOOR_PQ], [libpq], [ember_floor_pq_how="libpq from pkg-config (shared)"],
+  ember_floor_ma=`$CC -print-multiarch 2>/dev/null`
+  AS_IF([test "$ember_floor_items" = yes && test -n "$FLOOR_PQ_LIBS"],
+    [ember_floor_pq_how="FLOOR_PQ_LIBS ($FLOOR_PQ_LIBS)"],
+  [test "$ember_floor_items" = yes && test -n "$ember_pq_prefix" &&
+   test -f "$ember_pq_prefix/lib/libpq.a" && test -f "/usr/lib/$ember_floor_ma/libssl.a"], [
+    dnl the static minimal libpq of --with-libpq=static (deps/libpq-static.sh), with
+    dnl OpenSSL's archives: libc is then the floor's only shared object
+    FLOOR_PQ_CFLAGS="-I$ember_pq_prefix/include"
+    FLOOR_PQ_LIBS="$ember_pq_prefix/lib/libpq.a $ember_pq_prefix/lib/libpgcommon_shlib.a $ember_pq_prefix/lib/libpgport_shlib.a /usr/lib/$ember_floor_ma/libssl.a /usr/lib/$ember_floor_ma/libcrypto.a -pthread"
+    ember_floor_pq_how="the static minimal libpq of --with-libpq=static and OpenSSL's archives"
+  ], [test "$ember_floor_items" = yes], [
+    PKG_CHECK_MODULES([FLOOR_PQ], [libpq], [ember_floor_pq_how="libpq from pkg-config (shared: no --with-libpq=static)"],
       [ember_floor_items=no
        ember_floor_items_why="no libpq (apt-get install libpq-dev)"])
-  ], [ember_floor_pq_how="FLOOR_PQ_LIBS ($FLOOR_PQ_LIBS)"])
+  ])
   CPPFLAGS=$ember_save_CPPFLAGS
   AC_SUBST([FLOOR_NETTLE_A])
   AM_CONDITIONAL([EMBER_FLOOR_ITEMS], [test "$ember_floor_items" = yes])
