@@ -7,7 +7,9 @@
 #define _GNU_SOURCE
 
 #include <ctype.h>
+#include <errno.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +44,8 @@ static struct json_object *body_object(struct ember_db *db, struct ember_exchang
     tok = json_tokener_new();
     if (tok == NULL)
         abort();
+    /* RFC 8259 only: no single quotes, trailing commas, comments, NaN... */
+    json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
     o = json_tokener_parse_ex(tok, req->body, (int) req->body_len);
     end = json_tokener_get_parse_end(tok);
     if (o != NULL && json_tokener_get_error(tok) == json_tokener_success) {
@@ -102,6 +106,108 @@ static const char *source_name(enum ember_db_source s)
     return "?";
 }
 
+static const struct {
+    const char         *name;
+    enum ember_db_type  type;
+    const char         *expected;     /* for the client: "id: expected an integer" */
+} types[] = {
+    {"int",    EMBER_DB_T_INT,    "an integer"},
+    {"bigint", EMBER_DB_T_BIGINT, "an integer"},
+    {"number", EMBER_DB_T_NUMBER, "a number"},
+    {"bool",   EMBER_DB_T_BOOL,   "true or false"},
+    {"uuid",   EMBER_DB_T_UUID,   "a UUID"},
+};
+
+/* s is all decimal digits after an optional '-', at least one. */
+static int is_integer(const char *s)
+{
+    if (*s == '-')
+        s++;
+    return *s != '\0' && strspn(s, "0123456789") == strlen(s);
+}
+
+/* Does v (not NULL) look like type t?  As PostgreSQL would take it, but
+   stricter (no blanks, no hex, no "yes"/"on"). */
+static int type_ok(enum ember_db_type t, const char *v)
+{
+    long long ll;
+    char     *end;
+    size_t    i;
+
+    switch (t) {
+    case EMBER_DB_T_ANY:
+        return 1;
+    case EMBER_DB_T_INT:
+    case EMBER_DB_T_BIGINT:
+        if (!is_integer(v))
+            return 0;
+        errno = 0;
+        ll = strtoll(v, &end, 10);
+        if (errno != 0)
+            return 0;
+        return t == EMBER_DB_T_BIGINT || (ll >= INT32_MIN && ll <= INT32_MAX);
+    case EMBER_DB_T_NUMBER:
+        /* -?digits(.digits)?([eE][+-]?digits)? */
+        if (*v == '-')
+            v++;
+        i = strspn(v, "0123456789");
+        if (i == 0)
+            return 0;
+        v += i;
+        if (*v == '.') {
+            i = strspn(++v, "0123456789");
+            if (i == 0)
+                return 0;
+            v += i;
+        }
+        if (*v == 'e' || *v == 'E') {
+            v++;
+            if (*v == '+' || *v == '-')
+                v++;
+            i = strspn(v, "0123456789");
+            if (i == 0)
+                return 0;
+            v += i;
+        }
+        return *v == '\0';
+    case EMBER_DB_T_BOOL:
+        return strcmp(v, "true") == 0 || strcmp(v, "false") == 0;
+    case EMBER_DB_T_UUID:
+        if (strlen(v) != 36)
+            return 0;
+        for (i = 0; i < 36; i++) {
+            if (i == 8 || i == 13 || i == 18 || i == 23) {
+                if (v[i] != '-')
+                    return 0;
+            } else if (!isxdigit((unsigned char) v[i])) {
+                return 0;
+            }
+        }
+        return 1;
+    }
+    return 0;
+}
+
+static const char *type_name(enum ember_db_type t)
+{
+    size_t i;
+
+    for (i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+        if (types[i].type == t)
+            return types[i].name;
+    return "?";
+}
+
+static const char *type_expected(enum ember_db_type t)
+{
+    size_t i;
+
+    for (i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+        if (types[i].type == t)
+            return types[i].expected;
+    return "another value";
+}
+
 /* vals[i] for $i+1, from the request; pool memory. */
 int ember_db_bind_values(struct ember_db *db, struct ember_db_route *r,
                          struct ember_exchange *ex, const char **vals, struct ember_error *err)
@@ -144,12 +250,57 @@ int ember_db_bind_values(struct ember_db *db, struct ember_db_route *r,
                 return EMBER_ERROR;
             break;
         }
+        /* A declared type is checked here, before any round trip; the
+           value is not logged (a header may hold a credential). */
+        if (vals[i] != NULL && !type_ok(b->type, vals[i])) {
+            host->fail(err, 400, "db: %s:%s is not %s (bind ...:%s)", source_name(b->src),
+                       b->name, type_expected(b->type), type_name(b->type));
+            err->public_message = host->psprintf(ex, "%s: expected %s", b->name,
+                                                 type_expected(b->type));
+            return EMBER_ERROR;
+        }
     }
     return EMBER_OK;
 }
 
 
 /* ---------------------------------------------------------------- the directive */
+
+/* NAME or NAME:TYPE (a known type; else the colon is the name's, as in a
+   claim called "cognito:groups") into b; -1 if NAME is empty. */
+static int bind_name_type(const char *s, struct ember_db_bind *b)
+{
+    const char *c = strrchr(s, ':');
+    size_t      i;
+
+    b->type = EMBER_DB_T_ANY;
+    if (c != NULL) {
+        for (i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+            if (strcmp(c + 1, types[i].name) == 0) {
+                if (c == s)
+                    return -1;
+                b->type = types[i].type;
+                b->name = ember_pu_xstrndup(s, (size_t) (c - s));
+                return 0;
+            }
+        }
+    }
+    if (*s == '\0')
+        return -1;
+    b->name = ember_pu_xstrdup(s);
+    return 0;
+}
+
+void ember_db_route_free(struct ember_db_route *r)
+{
+    int i;
+
+    if (r == NULL)
+        return;
+    for (i = 0; i < EMBER_DB_MAX_BINDS; i++)
+        free(r->binds[i].name);
+    free(r);
+}
 
 /*
  * The highest $n in sql outside string literals, quoted identifiers,
@@ -267,7 +418,10 @@ int ember_db_bind_conf(struct ember_db *db, const struct ember_conf_block *conf,
                                   bind->line, a, (int) kl, a);
             }
             r->binds[i].src = src;
-            r->binds[i].name = colon + 1;
+            if (bind_name_type(colon + 1, &r->binds[i]) != 0)
+                return host->fail(err, 500, "%s:%d: db: bind \"%s\": expected SOURCE:NAME or "
+                                  "SOURCE:NAME:TYPE (int, bigint, number, bool, uuid)",
+                                  bind->file, bind->line, a);
             if (src == EMBER_DB_SRC_BODY)
                 r->uses_body = 1;
         }

@@ -8,14 +8,18 @@
  *   connect_timeout S       seconds to connect (default 5)
  *   statement_timeout MS    server-side limit, sent as a connection option
  *   sql 'SELECT ... $1'     the statement (route)
- *   bind SRC:NAME ...       $1, $2, ... from path:, query:, header:, body:,
- *                           claim: (route)
+ *   bind SRC:NAME[:TYPE] .. $1, $2, ... from path:, query:, header:, body:,
+ *                           claim: (route); TYPE int|bigint|number|bool|uuid
+ *                           is checked before the query (400 naming NAME)
+ *   (connection settings: sslmode, sslrootcert, password_env, pooler,
+ *   max_idle and the IAM/secrets ones: connect.c and README.md)
  *   result one|many|none    first row as an object (none: 404) | array of
  *                           rows | no body, 204.  Default: many when the
  *                           statement returns rows, else none.
  *   status N                the status on success (default 200; none: 204)
- *   readonly on|off         safe to retry after a lost connection (default:
- *                           on when sql starts with SELECT/VALUES/TABLE/SHOW)
+ *   readonly on|off         safe to run twice: retried once after a lost
+ *                           connection (default off: a SELECT may call
+ *                           nextval() or another volatile function)
  *
  * Bound values are text (SQL NULL when missing): body:/claim: strings as
  * they are, numbers as written, booleans true/false, objects and arrays
@@ -24,9 +28,10 @@
  * numeric -> exact canonical numbers (1.50 -> 1.5); bool; json/jsonb
  * embedded; NULL -> null; NaN/Infinity and everything else -> strings.
  *
- * Failures (the client sees only the reason phrase; the log gets why):
- * SQLSTATE class 23 -> 409, class 22 -> 400, 57014 -> 504, class 08/53/57P
- * and connection failures -> 503, a missing row for `result one` -> 404,
+ * Failures (the client sees only the reason phrase, or for its own
+ * mistake which field; the log gets why): 23502/23514 and class 22 -> 400,
+ * the rest of class 23 -> 409, 57014 -> 504, class 08/53/57P and connection
+ * failures -> 503 with Retry-After, a missing row for `result one` -> 404,
  * anything else -> 500.
  *
  * Laziness: nothing touches the network before the first request of a
@@ -38,7 +43,8 @@
  * deadline (504); with less than EMBER_DB_DEADLINE_MARGIN_MS + EMBER_DB_MIN_BUDGET_MS left
  * it is not started (504).  A connection found dead (the server said so,
  * or closed it) is replaced before the statement is sent; one that dies
- * during a read-only statement is replaced and the statement retried once.
+ * during a statement marked `readonly on` is replaced and the statement
+ * retried once.
  */
 #define _GNU_SOURCE
 
@@ -72,23 +78,6 @@ static int db_init(void **state, const struct ember_host *host,
     return EMBER_OK;
 }
 
-/* Does the statement only read? SELECT/VALUES/TABLE/SHOW, after blanks and '('. */
-static int looks_readonly(const char *sql)
-{
-    static const char *const words[] = {"SELECT", "VALUES", "TABLE", "SHOW"};
-    size_t                   i, n;
-
-    while (isspace((unsigned char) *sql) || *sql == '(')
-        sql++;
-    for (i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
-        n = strlen(words[i]);
-        if (strncasecmp(sql, words[i], n) == 0
-            && !isalnum((unsigned char) sql[n]) && sql[n] != '_')
-            return 1;
-    }
-    return 0;
-}
-
 /* Allocates *route_state (freed by db_route_fini). */
 static int db_route_init(void *state, const struct ember_conf_block *conf,
                          void **route_state, struct ember_error *err)
@@ -117,7 +106,7 @@ static int db_route_init(void *state, const struct ember_conf_block *conf,
     snprintf(r->stmt, sizeof(r->stmt), "ember_%u", db->nroutes);
 
     if (ember_db_bind_conf(db, conf, sql, r, err) != EMBER_OK) {
-        free(r);
+        ember_db_route_free(r);
         return EMBER_ERROR;
     }
 
@@ -131,7 +120,7 @@ static int db_route_init(void *state, const struct ember_conf_block *conf,
         else if (strcmp(d->argv[0], "none") == 0)
             r->result = EMBER_DB_RESULT_NONE;
         else {
-            free(r);
+            ember_db_route_free(r);
             return host->fail(err, 500, "%s:%d: db: result \"%s\": expected one, many or none",
                               d->file, d->line, d->argv[0]);
         }
@@ -139,7 +128,7 @@ static int db_route_init(void *state, const struct ember_conf_block *conf,
     d = host->conf_find(conf, "status");
     if (d != NULL) {
         if (ember_pu_parse_long(d->argv[0], 200, 599, &v) != 0) {
-            free(r);
+            ember_db_route_free(r);
             return host->fail(err, 500, "%s:%d: db: status \"%s\": expected an HTTP status, "
                               "200 to 599", d->file, d->line, d->argv[0]);
         }
@@ -148,13 +137,11 @@ static int db_route_init(void *state, const struct ember_conf_block *conf,
     d = host->conf_find(conf, "readonly");
     if (d != NULL) {
         if (strcmp(d->argv[0], "on") != 0 && strcmp(d->argv[0], "off") != 0) {
-            free(r);
+            ember_db_route_free(r);
             return host->fail(err, 500, "%s:%d: db: readonly \"%s\": expected on or off",
                               d->file, d->line, d->argv[0]);
         }
         r->readonly = strcmp(d->argv[0], "on") == 0;
-    } else {
-        r->readonly = looks_readonly(r->sql);
     }
 
     r->conn = ember_db_conn_for(db, &s);
@@ -187,7 +174,7 @@ static int db_handle(void *state, void *route_state, struct ember_exchange *ex)
     rc = ember_db_execute(db, r, ex, vals, end, &res, ex->err);
     if (rc == EMBER_OK && PQresultStatus(res) != PGRES_TUPLES_OK
         && PQresultStatus(res) != PGRES_COMMAND_OK)
-        rc = ember_db_fail_result(db, res, ex->err);
+        rc = ember_db_fail_result(db, res, ex, ex->err);
     if (rc != EMBER_OK) {
         PQclear(res);
         /* The server is down, full (53300) or going away: nothing is kept
@@ -204,7 +191,7 @@ static int db_handle(void *state, void *route_state, struct ember_exchange *ex)
 
 static void db_route_fini(void *state, void *route_state)
 {
-    free(route_state);
+    ember_db_route_free(route_state);
 }
 
 static void db_fini(void *state)

@@ -69,9 +69,17 @@ enum ember_db_source {
     EMBER_DB_SRC_CLAIM
 };
 
+/* What a bound value must look like, checked before the statement runs
+   (`bind path:id:int`); a value that is not is 400 naming the field. */
+enum ember_db_type {
+    EMBER_DB_T_ANY, EMBER_DB_T_INT, EMBER_DB_T_BIGINT, EMBER_DB_T_NUMBER, EMBER_DB_T_BOOL,
+    EMBER_DB_T_UUID
+};
+
 struct ember_db_bind {
     enum ember_db_source  src;
-    const char           *name;               /* borrowed from the config */
+    char                 *name;               /* owned */
+    enum ember_db_type    type;
 };
 
 enum ember_db_result {
@@ -128,14 +136,18 @@ int ember_db_conn_open(struct ember_db *db, struct ember_db_conn *c, struct embe
 int ember_db_execute(struct ember_db *db, struct ember_db_route *r, struct ember_exchange *ex,
                      const char *const *vals, int64_t end, PGresult **out,
                      struct ember_error *err);
-/* err from a failed statement's result (SQLSTATE -> status); EMBER_ERROR. */
-int ember_db_fail_result(struct ember_db *db, PGresult *res, struct ember_error *err);
+/* err from a failed statement's result (SQLSTATE -> status, and for a
+   client's mistake a public message naming the field); EMBER_ERROR. */
+int ember_db_fail_result(struct ember_db *db, PGresult *res, struct ember_exchange *ex,
+                         struct ember_error *err);
 
 /* bind.c */
 /* Read the route's `bind` directive into r and check it against r->sql. */
 int ember_db_bind_conf(struct ember_db *db, const struct ember_conf_block *conf,
                        const struct ember_conf_directive *sql, struct ember_db_route *r,
                        struct ember_error *err);
+/* Free r and what its binds own. */
+void ember_db_route_free(struct ember_db_route *r);
 /* vals[i] for $i+1, from the request; pool memory. */
 int ember_db_bind_values(struct ember_db *db, struct ember_db_route *r,
                          struct ember_exchange *ex, const char **vals,

@@ -199,6 +199,11 @@ static int conn_check(struct ember_db_conn *c, int64_t end)
 
 /* ---------------------------------------------------------------- statuses */
 
+static const char *one_line_of(const PGresult *res, char *buf, size_t size)
+{
+    return ember_db_one_line(buf, size, PQresultErrorMessage(res));
+}
+
 /* The HTTP status for a failed statement's SQLSTATE. */
 static int status_of(const char *sqlstate)
 {
@@ -206,7 +211,10 @@ static int status_of(const char *sqlstate)
         return 500;
     if (strcmp(sqlstate, "57014") == 0)          /* query_canceled / statement_timeout */
         return 504;
-    if (strncmp(sqlstate, "23", 2) == 0)         /* integrity constraint violation */
+    if (strcmp(sqlstate, "23502") == 0           /* not_null_violation: a field missing */
+        || strcmp(sqlstate, "23514") == 0)       /* check_violation: a value refused */
+        return 400;
+    if (strncmp(sqlstate, "23", 2) == 0)         /* unique, foreign key, exclusion */
         return 409;
     if (strncmp(sqlstate, "22", 2) == 0)         /* data exception: bad input */
         return 400;
@@ -217,16 +225,44 @@ static int status_of(const char *sqlstate)
     return 500;
 }
 
-int ember_db_fail_result(struct ember_db *db, PGresult *res, struct ember_error *err)
+/*
+ * The field a CHECK constraint guards, from PostgreSQL's default name
+ * for a column's check, TABLE_COLUMN_check; else the constraint's name.
+ * Pool memory.
+ */
+static const char *check_field(struct ember_db *db, struct ember_exchange *ex,
+                               const char *table, const char *constraint)
+{
+    size_t tl = table != NULL ? strlen(table) : 0, cl = strlen(constraint);
+
+    if (tl > 0 && cl > tl + 7 && strncmp(constraint, table, tl) == 0 && constraint[tl] == '_'
+        && strcmp(constraint + cl - 6, "_check") == 0)
+        return db->host->pstrndup(ex, constraint + tl + 1, cl - tl - 7);
+    return constraint;
+}
+
+int ember_db_fail_result(struct ember_db *db, PGresult *res, struct ember_exchange *ex,
+                         struct ember_error *err)
 {
     const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
     const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+    const char *column = PQresultErrorField(res, PG_DIAG_COLUMN_NAME);
+    const char *constraint = PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME);
+    const char *table = PQresultErrorField(res, PG_DIAG_TABLE_NAME);
     int         status = status_of(state);
     char        line[512];
 
     if (msg == NULL)
-        msg = ember_db_one_line(line, sizeof(line), PQresultErrorMessage(res));
-    return db->host->fail(err, status, "db: %s (SQLSTATE %s)", msg, state ? state : "none");
+        msg = one_line_of(res, line, sizeof(line));
+    db->host->fail(err, status, "db: %s (SQLSTATE %s)", msg, state ? state : "none");
+    /* The client's own mistake: say which field (pool memory, alive until
+       the response is built). */
+    if (state != NULL && strcmp(state, "23502") == 0 && column != NULL)
+        err->public_message = db->host->psprintf(ex, "%s: required", column);
+    else if (state != NULL && strcmp(state, "23514") == 0 && constraint != NULL)
+        err->public_message = db->host->psprintf(ex, "%s: value not allowed",
+                                                 check_field(db, ex, table, constraint));
+    return EMBER_ERROR;
 }
 
 /* ---------------------------------------------------------------- running */
@@ -313,7 +349,7 @@ int ember_db_execute(struct ember_db *db, struct ember_db_route *r,
                 return host->fail(err, 503, "db: %s", lost);
             }
             if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-                rc = ember_db_fail_result(db, res, err);
+                rc = ember_db_fail_result(db, res, ex, err);
                 PQclear(res);
                 return rc;
             }
@@ -341,7 +377,7 @@ int ember_db_execute(struct ember_db *db, struct ember_db_route *r,
             if (!fresh && r->readonly)
                 continue;               /* read-only: retry once on a new connection */
             return host->fail(err, 503, "db: %s%s", lost,
-                              r->readonly ? "" : "; not retried (not read-only)");
+                              r->readonly ? "" : "; not retried (not marked readonly on)");
         }
         c->last_used = ember_db_now_ms();
         *out = res;
