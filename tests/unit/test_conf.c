@@ -240,7 +240,7 @@ static void test_shipped(void)
         }
         r = &conf->routes[3];
         d = ember_conf_find(&r->steps[1].block, "bind");
-        ok(r->line == 47 && strcmp(r->method, "POST") == 0 && d && d->argc == 3
+        ok(r->line == 49 && strcmp(r->method, "POST") == 0 && d && d->argc == 3
            && strcmp(d->argv[2], "claim:sub") == 0,
            "ember.conf: POST /items binds 3 values");
     }
