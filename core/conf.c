@@ -115,20 +115,49 @@ struct parser {
 
     int                 top_seen[NTOP];
     struct ember_buf    reason;
+
+    char              **msgs;   /* the errors, in order; NULL: a pending slot */
+    size_t              nmsgs, msgs_cap;
+    struct pending     *pending;
+};
+
+/*
+ * A plugin name no built-in schema knows, at `line`: an out-of-tree plugin
+ * if NAME.so is in the plugin directory (known only once the whole file,
+ * plugin_dir included, is read), else an error in its slot of p->msgs.
+ */
+struct pending {
+    const char      *name;
+    const char      *pre;       /* "route ...: " or "" */
+    int              line;
+    size_t           slot;
+    struct pending  *next;
 };
 
 /* ------------------------------------------------------------------ messages */
 
+static void msg_add(struct parser *p, char *m)
+{
+    if (p->nmsgs == p->msgs_cap) {
+        p->msgs_cap = p->msgs_cap ? 2 * p->msgs_cap : 16;
+        p->msgs = ember_xrealloc(p->msgs, p->msgs_cap * sizeof(*p->msgs));
+    }
+    p->msgs[p->nmsgs++] = m;
+}
+
 static __attribute__((format(printf, 3, 4)))
 void error(struct parser *p, int line, const char *fmt, ...)
 {
-    va_list ap;
+    struct ember_buf b = EMBER_BUF_INIT;
+    va_list          ap;
 
-    ember_buf_printf(p->errs, "%s:%d: ", p->file, line);
+    ember_buf_printf(&b, "%s:%d: ", p->file, line);
     va_start(ap, fmt);
-    ember_buf_vprintf(p->errs, fmt, ap);
+    ember_buf_vprintf(&b, fmt, ap);
     va_end(ap);
-    ember_buf_puts(p->errs, "\n");
+    ember_buf_puts(&b, "\n");
+    msg_add(p, ember_pool_strdup(p->tmp, ember_buf_str(&b)));
+    ember_buf_free(&b);
     p->nerr++;
 }
 
@@ -267,6 +296,89 @@ static void block_add(struct parser *p, struct tblock *b, int argc, char **argv,
     b->n++;
 }
 
+/* ------------------------------------------------------------------ out-of-tree plugins */
+
+/* A name that can be a plugin's (its symbol is ember_plugin_<name>). */
+static int is_plugin_name(const char *s)
+{
+    size_t i;
+
+    for (i = 0; s[i] != '\0'; i++) {
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z')
+              || (s[i] >= '0' && s[i] <= '9') || s[i] == '_'))
+            return 0;
+    }
+    return i > 0 && i <= 64;
+}
+
+/* name may be an out-of-tree plugin: decided at the end of the file. */
+static void pending_add(struct parser *p, const char *name, const char *pre)
+{
+    struct pending *q = ember_pool_calloc(p->tmp, sizeof(*q));
+
+    q->name = ember_pool_strdup(p->tmp, name);
+    q->pre = pre;
+    q->line = p->line;
+    q->slot = p->nmsgs;
+    q->next = p->pending;
+    p->pending = q;
+    msg_add(p, NULL);
+}
+
+/* Is there a <dir>/<name>.so in the colon-separated dirs? */
+static int plugin_file_exists(const char *dirs, const char *name)
+{
+    const char *d = dirs;
+    char        path[4096];
+
+    while (*d != '\0') {
+        size_t len = strcspn(d, ":");
+
+        if (len > 0 && len < sizeof(path) - 80) {
+            snprintf(path, sizeof(path), "%.*s/%s.so", (int) len, d, name);
+            if (access(path, F_OK) == 0)
+                return 1;
+        }
+        d += len + (d[len] == ':');
+    }
+    return 0;
+}
+
+/* Every pending name without a NAME.so becomes its error, in its place. */
+static void resolve_pending(struct parser *p)
+{
+    char            buf[4096];
+    const char     *dirs = ember_conf_plugin_dir(p->conf->plugin_dir, buf, sizeof(buf));
+    struct pending *q;
+
+    for (q = p->pending; q; q = q->next) {
+        if (plugin_file_exists(dirs, q->name))
+            continue;
+        p->msgs[q->slot] = ember_pool_sprintf(p->tmp, "%s:%d: %sunknown plugin \"%s\" (built: "
+                                              "%s; no %s.so in %s)\n", p->file, q->line, q->pre,
+                                              q->name, ember_schema_built(), q->name,
+                                              show(p, dirs));
+        p->nerr++;
+    }
+}
+
+const char *ember_conf_plugin_dir(const char *conf_dir, char *buf, size_t size)
+{
+    const char *p = getenv("EMBER_PLUGIN_DIR");
+    const char *root;
+
+    if (p != NULL && *p != '\0')
+        return p;
+    if (conf_dir != NULL)
+        return conf_dir;
+    root = getenv("LAMBDA_TASK_ROOT");
+    if (root != NULL && *root != '\0' && strlen(root) + sizeof("/plugins") <= size) {
+        snprintf(buf, size, "%s/plugins", root);
+        return buf;
+    }
+    return EMBER_PKGLIBDIR;
+}
+
 /* ------------------------------------------------------------------ core directives */
 
 static int is_secret_name(const char *name)
@@ -338,11 +450,13 @@ static const char *open_plugin(struct parser *p, int argc, char **argv)
     const struct ember_plugin_schema *schema = ember_schema_find(argv[0]);
     struct tblock                    *b;
 
-    if (schema == NULL) {
+    if (schema == NULL && (ember_schema_test_only(argv[0]) || !is_plugin_name(argv[0]))) {
         push(p, F_SKIP, NULL, NULL);
         return reasonf(p, "unknown plugin \"%s\" (built: %s)", show(p, argv[0]),
                        ember_schema_built());
     }
+    if (schema == NULL)
+        pending_add(p, argv[0], "");
     b = block_new(p, argv[0], schema);
     push(p, F_PLUGIN, b, NULL);
     for (const struct tblock *o = p->plugins; o; o = o->next) {
@@ -493,7 +607,7 @@ static void step(struct parser *p, struct troute *r, int argc, const char *name,
     const struct tblock              *o;
 
     r->lines++;
-    if (schema == NULL) {
+    if (schema == NULL && (ember_schema_test_only(name) || !is_plugin_name(name))) {
         error(p, p->line, "%sunknown plugin \"%s\" (built: %s)", route_prefix(p, r),
               show(p, name), ember_schema_built());
         if (opens)
@@ -507,6 +621,8 @@ static void step(struct parser *p, struct troute *r, int argc, const char *name,
             push(p, F_SKIP, NULL, NULL);
         return;
     }
+    if (schema == NULL)
+        pending_add(p, name, route_prefix(p, r));
     b = block_new(p, name, schema);
     if (opens)
         push(p, F_STEP, b, r);
@@ -790,11 +906,17 @@ int ember_conf_parse(struct ember_conf **conf, const char *file,
     }
     if (p.depth > 0)
         unclosed(&p, "at end of file");
+    resolve_pending(&p);
+    for (size_t i = 0; i < p.nmsgs; i++) {
+        if (p.msgs[i] != NULL)
+            ember_buf_puts(errs, p.msgs[i]);
+    }
 
     if (p.nerr == 0)
         freeze(&p);
     ember_pool_destroy(p.tmp);
     free(p.frames);
+    free(p.msgs);
     free(p.tok);
     ember_buf_free(&p.tokbuf);
     ember_buf_free(&p.reason);

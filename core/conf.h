@@ -75,6 +75,14 @@ int  ember_conf_parse(struct ember_conf **conf, const char *file,
 int  ember_conf_load(struct ember_conf **conf, const char *file, struct ember_buf *errs);
 void ember_conf_free(struct ember_conf *conf);
 
+/*
+ * The plugin directories (colon-separated): $EMBER_PLUGIN_DIR, else the
+ * config's plugin_dir (conf_dir, may be NULL), else $LAMBDA_TASK_ROOT/plugins
+ * (composed in buf), else the install's pkglibdir.  A name no built-in
+ * plugin has is taken for an out-of-tree plugin when NAME.so is there.
+ */
+const char *ember_conf_plugin_dir(const char *conf_dir, char *buf, size_t size);
+
 /* The `plugin NAME {}` block, or NULL. */
 const struct ember_conf_block *ember_conf_plugin(const struct ember_conf *conf, const char *name);
 /* The first directive `name` in b, or NULL (host->conf_find). */

@@ -34,7 +34,12 @@ struct ember_plugins;
 int  ember_plugins_create(struct ember_plugins **ps, const struct ember_conf *conf,
                           const char *dir, const struct ember_host *host);
 struct ember_plugin_slot *ember_plugins_find(struct ember_plugins *ps, const char *name);
-/* Load and init the slot's plugin if not done yet. err->status 500 on failure. */
+/* The slots, in the config's order (routes first), 0 <= i < count. */
+size_t ember_plugins_count(const struct ember_plugins *ps);
+struct ember_plugin_slot *ember_plugins_slot(struct ember_plugins *ps, size_t i);
+/* Load and init the slot's plugin if not done yet. err->status 500 on failure.
+   An out-of-tree plugin's settings (no table compiled into the core) are
+   checked against the table its .so exports first. */
 int  ember_plugin_load(struct ember_plugins *ps, struct ember_plugin_slot *slot,
                        struct ember_error *err);
 /* The backoff after a load failure: first_ms, doubling up to max_ms

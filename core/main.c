@@ -80,20 +80,9 @@ static const char *conf_path(const char *arg)
 /* The plugin directories: env, then config, then the task root, then the install. */
 static const char *plugin_dir(const struct ember_conf *conf)
 {
-    static char  buf[4096];
-    const char  *p, *root;
+    static char buf[4096];
 
-    p = getenv("EMBER_PLUGIN_DIR");
-    if (p && *p)
-        return p;
-    if (conf->plugin_dir)
-        return conf->plugin_dir;
-    root = getenv("LAMBDA_TASK_ROOT");
-    if (root && *root) {
-        snprintf(buf, sizeof(buf), "%s/plugins", root);
-        return buf;
-    }
-    return EMBER_PKGLIBDIR;
+    return ember_conf_plugin_dir(conf->plugin_dir, buf, sizeof(buf));
 }
 
 /* Parse and validate the config and the routes; every error into errs. */
@@ -109,6 +98,98 @@ static int load_config(struct ember_app *app, const char *file, struct ember_buf
     return EMBER_OK;
 }
 
+/* The line where the config first names plugin `name` (a route's step, else its block). */
+static int first_line(const struct ember_conf *conf, const char *name)
+{
+    size_t i, j;
+
+    for (i = 0; i < conf->nroutes; i++)
+        for (j = 0; j < conf->routes[i].nsteps; j++)
+            if (strcmp(conf->routes[i].steps[j].plugin, name) == 0)
+                return conf->routes[i].steps[j].block.line;
+    for (i = 0; i < conf->nplugins; i++)
+        if (strcmp(conf->plugins[i].name, name) == 0)
+            return conf->plugins[i].line;
+    return 0;
+}
+
+/* If msg starts with "FILE:LINE: ", what follows; else NULL. */
+static const char *located(const char *msg, const char *file)
+{
+    size_t      n = strlen(file);
+    const char *p;
+
+    if (strncmp(msg, file, n) != 0 || msg[n] != ':' || msg[n + 1] < '0' || msg[n + 1] > '9')
+        return NULL;
+    for (p = msg + n + 1; *p >= '0' && *p <= '9'; p++)
+        ;
+    return p[0] == ':' && p[1] == ' ' ? p + 2 : NULL;
+}
+
+/*
+ * `bootstrap -t`: what the first requests would find, without serving one.
+ * Every configured plugin is loaded (an out-of-tree one's settings checked
+ * against its own table) and initialised, then every route's route_init
+ * runs, then route_fini and fini: the laziness rule keeps these hooks free
+ * of I/O, so a bad setting the plugin alone can judge fails here, with
+ * file:line, instead of at the first request.  Each failure into errs.
+ */
+static int check_plugins(struct ember_app *app, struct ember_buf *errs)
+{
+    struct ember_plugins *ps = NULL;
+    const char           *file = app->conf->file;
+    struct ember_error    err;
+    size_t                i, j;
+    int                   nbad = 0;
+
+    if (ember_plugins_create(&ps, app->conf, plugin_dir(app->conf), &ember_host) != EMBER_OK) {
+        ember_buf_printf(errs, "%s: could not set up the plugins\n", file);
+        return EMBER_ERROR;
+    }
+    ember_plugins_set_retry(ps, 0, 0);
+    for (i = 0; i < ember_plugins_count(ps); i++) {
+        struct ember_plugin_slot *slot = ember_plugins_slot(ps, i);
+
+        ember_error_clear(&err);
+        if (ember_plugin_load(ps, slot, &err) != EMBER_OK) {
+            ember_buf_printf(errs, "%s:%d: %s\n", file, first_line(app->conf, slot->name),
+                             err.message);
+            nbad++;
+        }
+    }
+    for (i = 0; i < ember_router_count(app->router); i++) {
+        struct ember_route *r = ember_router_route(app->router, i);
+
+        for (j = 0; j < r->nsteps; j++) {
+            struct ember_step        *step = &r->steps[j];
+            struct ember_plugin_slot *slot = ember_plugins_find(ps, step->plugin);
+            void                     *route_state = NULL;
+
+            if (slot == NULL || slot->plugin == NULL || slot->plugin->route_init == NULL)
+                continue;
+            ember_error_clear(&err);
+            if (slot->plugin->route_init(slot->state, step->conf, &route_state, &err)
+                != EMBER_OK) {
+                const char *at = located(err.message, file);
+
+                if (at != NULL)     /* "FILE:LINE: db: ...": the directive's own line */
+                    ember_buf_printf(errs, "%.*sroute \"%s\": %s\n", (int) (at - err.message),
+                                     err.message, r->info.path_template, at);
+                else
+                    ember_buf_printf(errs, "%s:%d: route \"%s\": plugin \"%s\": %s\n", file,
+                                     step->conf ? step->conf->line : r->info.line,
+                                     r->info.path_template, step->plugin,
+                                     err.message[0] ? err.message : "route_init failed");
+                nbad++;
+            } else if (slot->plugin->route_fini != NULL) {
+                slot->plugin->route_fini(slot->state, route_state);
+            }
+        }
+    }
+    ember_plugins_free(ps);
+    return nbad ? EMBER_ERROR : EMBER_OK;
+}
+
 static int check_config(const char *file)
 {
     struct ember_app app = { 0 };
@@ -117,13 +198,16 @@ static int check_config(const char *file)
 
     rc = load_config(&app, file, &errs);
     if (rc == EMBER_OK) {
-        fprintf(stderr, "ember: %s: ok (%zu routes; plugins built: %s)\n", file,
-                ember_router_count(app.router), ember_schema_built());
+        rc = check_plugins(&app, &errs);
+        if (rc == EMBER_OK)
+            fprintf(stderr, "ember: %s: ok (%zu routes; plugins built: %s; every configured "
+                    "plugin loaded and initialised from %s)\n", file,
+                    ember_router_count(app.router), ember_schema_built(), plugin_dir(app.conf));
         ember_router_free(app.router);
         ember_conf_free(app.conf);
-    } else {
-        fputs(ember_buf_str(&errs), stderr);
     }
+    if (rc != EMBER_OK)
+        fputs(ember_buf_str(&errs), stderr);
     ember_buf_free(&errs);
     return rc == EMBER_OK ? 0 : 1;
 }

@@ -25,6 +25,7 @@
 #include "journey.h"
 #include "loader.h"
 #include "log.h"
+#include "schema.h"
 #include "xalloc.h"
 
 #ifndef EMBER_PKGLIBDIR
@@ -51,6 +52,7 @@ struct slot {
 
 struct ember_plugins {
     const struct ember_host  *host;
+    const struct ember_conf  *conf;
     int64_t                   retry_first_ms;
     int64_t                   retry_max_ms;
     char                     *dirs;     /* colon-separated, owned */
@@ -144,6 +146,7 @@ int ember_plugins_create(struct ember_plugins **psp, const struct ember_conf *co
     size_t i, j;
 
     ps->host = host;
+    ps->conf = conf;
     ps->retry_first_ms = RETRY_FIRST_MS;
     ps->retry_max_ms = RETRY_MAX_MS;
     ps->dirs = ember_xstrdup(dir != NULL && *dir != '\0' ? dir : EMBER_PKGLIBDIR);
@@ -154,6 +157,16 @@ int ember_plugins_create(struct ember_plugins **psp, const struct ember_conf *co
         add_slot(ps, conf, conf->plugins[i].name);
     *psp = ps;
     return EMBER_OK;
+}
+
+size_t ember_plugins_count(const struct ember_plugins *ps)
+{
+    return ps->n;
+}
+
+struct ember_plugin_slot *ember_plugins_slot(struct ember_plugins *ps, size_t i)
+{
+    return i < ps->n ? &ps->slots[i]->pub : NULL;
 }
 
 struct ember_plugin_slot *ember_plugins_find(struct ember_plugins *ps, const char *name)
@@ -243,6 +256,67 @@ static int map_plugin(struct ember_plugin_slot *slot, const struct ember_plugin 
     return EMBER_OK;
 }
 
+/*
+ * An out-of-tree plugin (no table compiled into the core): its blocks - the
+ * `plugin NAME {}` one and its step of every route - checked against the
+ * table its .so exports, before init sees them.  The first refusal (and how
+ * many more) in err.
+ */
+static void check_block(const struct ember_conf_block *b, const char *route_path,
+                        const struct ember_plugin *p, const char *name, struct ember_buf *first,
+                        int *nbad)
+{
+    struct ember_buf why = EMBER_BUF_INIT;
+    size_t           i, j;
+
+    for (i = 0; b != NULL && i < b->n; i++) {
+        const struct ember_conf_directive *d = &b->d[i];
+        int                                prev = 0;
+
+        for (j = 0; j < i && prev == 0; j++)
+            if (strcmp(b->d[j].name, d->name) == 0)
+                prev = b->d[j].line;
+        ember_buf_reset(&why);
+        if (ember_schema_check(p->directives, name, route_path != NULL, d->name, d->argc,
+                               d->argv, prev, &why) == 0)
+            continue;
+        if ((*nbad)++ == 0) {
+            ember_buf_printf(first, "%s:%d: ", d->file ? d->file : "?", d->line);
+            if (route_path != NULL)
+                ember_buf_printf(first, "route \"%s\": ", route_path);
+            ember_buf_puts(first, ember_buf_str(&why));
+        }
+    }
+    ember_buf_free(&why);
+}
+
+static int check_settings(struct ember_plugins *ps, struct ember_plugin_slot *slot,
+                          const struct ember_plugin *p, struct ember_error *err)
+{
+    const struct ember_conf *conf = ps->conf;
+    struct ember_buf         first = EMBER_BUF_INIT;
+    int                      nbad = 0;
+    size_t                   i, j;
+
+    check_block(slot->global, NULL, p, slot->name, &first, &nbad);
+    for (i = 0; i < conf->nroutes; i++)
+        for (j = 0; j < conf->routes[i].nsteps; j++)
+            if (strcmp(conf->routes[i].steps[j].plugin, slot->name) == 0)
+                check_block(&conf->routes[i].steps[j].block, conf->routes[i].path, p,
+                            slot->name, &first, &nbad);
+    if (nbad > 0) {
+        if (nbad > 1)
+            ember_fail(err, 500, "plugin \"%s\": %s: a setting its directive table refuses: "
+                       "%s (and %d more)", slot->name, slot->path, ember_buf_str(&first),
+                       nbad - 1);
+        else
+            ember_fail(err, 500, "plugin \"%s\": %s: a setting its directive table refuses: "
+                       "%s", slot->name, slot->path, ember_buf_str(&first));
+    }
+    ember_buf_free(&first);
+    return nbad > 0 ? EMBER_ERROR : EMBER_OK;
+}
+
 /* Step 2: run the plugin's init, once.  On success slot->state is set. */
 static int init_plugin(struct ember_plugins *ps, struct ember_plugin_slot *slot,
                        const struct ember_plugin *p, struct ember_error *err)
@@ -324,7 +398,8 @@ int ember_plugin_load(struct ember_plugins *ps, struct ember_plugin_slot *slot,
         return EMBER_ERROR;
     }
     ember_journey_mark2("dlopen", slot->name);
-    if (init_plugin(ps, slot, p, err) != EMBER_OK) {
+    if ((ember_schema_find(slot->name) == NULL && check_settings(ps, slot, p, err) != EMBER_OK)
+        || init_plugin(ps, slot, p, err) != EMBER_OK) {
         dlclose(slot->dl);
         slot->dl = NULL;
         slot->state = NULL;

@@ -75,6 +75,17 @@ const struct ember_plugin_schema *ember_schema_find(const char *name)
     return NULL;
 }
 
+int ember_schema_test_only(const char *name)
+{
+    size_t i;
+
+    for (i = 0; i < NELEM(schemas); i++) {
+        if (strcmp(schemas[i].name, name) == 0)
+            return schemas[i].test_only;
+    }
+    return 0;
+}
+
 const struct ember_directive *ember_schema_directive(const struct ember_directive *table,
                                                      const char *name)
 {

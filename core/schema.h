@@ -23,6 +23,8 @@ struct ember_plugin_schema {
 
 /* The schema of a plugin this build has, or NULL. */
 const struct ember_plugin_schema *ember_schema_find(const char *name);
+/* Is name a test-only plugin (never taken for an out-of-tree one)? */
+int ember_schema_test_only(const char *name);
 /* The directive `name` of a table (ended by a NULL name; NULL: none), or NULL. */
 const struct ember_directive *ember_schema_directive(const struct ember_directive *table,
                                                      const char *name);

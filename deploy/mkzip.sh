@@ -200,7 +200,8 @@ for f in lib/*; do
 done
 
 # 4. the config: checked by this bootstrap where it can run here (natively, or
-#    a cross build under qemu-user with the target's glibc installed)
+#    a cross build under qemu-user with the target's glibc installed), with the
+#    plugins it packs
 cp "$conf" ember.conf
 run=
 if LD_LIBRARY_PATH="$stage/lib" ./bootstrap -V >/dev/null 2>&1; then
@@ -220,7 +221,10 @@ else
     done
 fi
 if [ -n "$run" ]; then
-    LD_LIBRARY_PATH="$stage/lib" $run -t ember.conf >conf.txt 2>&1 || {
+    # as in the sandbox: plugins from $LAMBDA_TASK_ROOT/plugins, each one loaded,
+    # initialised and its routes' route_init run (what the first requests would do)
+    env -u EMBER_PLUGIN_DIR -u EMBER_CONF LAMBDA_TASK_ROOT="$stage" LD_LIBRARY_PATH="$stage/lib" \
+        $run -t ember.conf >conf.txt 2>&1 || {
         sed 's/^/  /' conf.txt >&2
         die "bootstrap -t rejects $conf (this build has plugins: ${plugins:-none}); fix it, or make zip EMBER_ZIP_CONF=FILE"
     }

@@ -427,11 +427,12 @@ static void test_errors(void)
     fails("route /a {\n  dbx\n}\n",
           "t.conf:1: directive \"route\" takes 2 arguments, got 1\n", "route argc, block skipped");
     snprintf(want, sizeof(want), "t.conf:3: route \"/items/{id}\": unknown plugin \"dbx\" "
-             "(built: %s)\n", built);
+             "(built: %s; no dbx.so in /nonexistent/ember-plugins)\n", built);
     fails("route GET /items/{id} {\n  probe\n  dbx\n}\n", want, "unknown plugin in a route");
 #ifdef ALL_PLUGINS
     fails("route GET /items/{id} {\n  dbx\n}\n",
-          "t.conf:2: route \"/items/{id}\": unknown plugin \"dbx\" (built: auth db response)\n",
+          "t.conf:2: route \"/items/{id}\": unknown plugin \"dbx\" (built: auth db response"
+          "; no dbx.so in /nonexistent/ember-plugins)\n",
           "unknown plugin in a route, exact built list");
 #endif
     fails("route GET /a {\n  probe\n  probe {\n    echo on\n  }\n}\n",
@@ -439,7 +440,9 @@ static void test_errors(void)
           "same plugin twice in a chain");
 
     /* plugin blocks */
-    snprintf(want, sizeof(want), "t.conf:1: unknown plugin \"dbx\" (built: %s)\n", built);
+    snprintf(want, sizeof(want), "t.conf:1: unknown plugin \"dbx\" (built: %s; no dbx.so in "
+             "/nonexistent/ember-plugins)\n",
+             built);
     fails("plugin dbx {\n  whatever 1 2 3\n}\n", want, "unknown plugin block, contents skipped");
     unsetenv("EMBER_TEST_PLUGINS");
     snprintf(want, sizeof(want), "t.conf:1: unknown plugin \"probe\" (built: %s)\n"
@@ -529,7 +532,8 @@ static void test_many(void)
              "t.conf:5: unterminated quote (a quoted argument must end on its line)\n"
              "t.conf:7: route \"/a\": unknown method \"GRAB\" (expected GET, HEAD, POST, PUT, "
              "PATCH, DELETE, OPTIONS or ANY)\n"
-             "t.conf:8: route \"/a\": unknown plugin \"dbx\" (built: %s)\n"
+             "t.conf:8: route \"/a\": unknown plugin \"dbx\" (built: %s; no dbx.so in "
+             "/nonexistent/ember-plugins)\n"
              "t.conf:11: route \"/a\": directive \"echo\": expected one of on|off, got \"1\"\n"
              "t.conf:14: route \"/b\": no plugins (a route needs at least one step)\n"
              "t.conf:16: unexpected \"}\" (no block is open)\n"
@@ -574,6 +578,8 @@ static void test_load(void)
 int main(void)
 {
     setenv("EMBER_TEST_PLUGINS", "1", 1);
+    /* where a name no built-in plugin has is looked for as NAME.so */
+    setenv("EMBER_PLUGIN_DIR", "/nonexistent/ember-plugins", 1);
     test_schema();
     test_types();
     test_shipped();
