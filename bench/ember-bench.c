@@ -80,12 +80,18 @@ off_t ember_bench_file_size(const char *path)
     return path != NULL && stat(path, &st) == 0 ? st.st_size : -1;
 }
 
-/* path made absolute (as is if it does not exist). Never freed. */
+static char *kept[16];       /* absolute()'s results, freed by free_bench() */
+static int   nkept;
+
+/* path made absolute (as is if it does not exist). */
 static const char *absolute(const char *path)
 {
-    char *r = path != NULL ? realpath(path, NULL) : NULL;
+    char        *r = path != NULL && nkept < 16 ? realpath(path, NULL) : NULL;
 
-    return r != NULL ? r : path;
+    if (r == NULL)
+        return path;
+    kept[nkept++] = r;
+    return r;
 }
 
 static int executable(const char *path)
@@ -130,6 +136,51 @@ static void add_row(struct ember_bench *b, struct ember_bench_block *blk, const 
     r->kind = kind;
     r->path = path;
     r->env[0] = env;
+}
+
+static void free_row(struct ember_bench_row *r)
+{
+    size_t i;
+
+    ember_bench_series_free(&r->init);
+    ember_bench_series_free(&r->cold);
+    ember_bench_series_free(&r->warm);
+    ember_bench_series_free(&r->rss);
+    ember_bench_series_free(&r->faults);
+    ember_bench_series_free(&r->spawn);
+    ember_bench_series_free(&r->t0_off);
+    for (i = 0; i < r->nphases; i++)
+        ember_bench_series_free(&r->phases[i].ms);
+    if (r->kind == EMBER_BENCH_PEER)
+        free((char *) r->path);     /* peer()'s */
+}
+
+/* Everything the run allocated, the options' absolute paths last. */
+static void free_bench(struct ember_bench *b)
+{
+    int k, i;
+
+    for (k = 0; k < b->nblocks; k++) {
+        struct ember_bench_block *blk = &b->blocks[k];
+
+        for (i = 0; i < blk->nrows; i++)
+            free_row(&blk->rows[i]);
+        free(blk->event);
+        if (strcmp(blk->name, "items-delay") == 0) {
+            free((char *) blk->title);
+            free((char *) blk->db_url);
+        }
+    }
+    if (b->task_root != NULL)
+        free((char *) b->o.bootstrap);      /* setup()'s TASK_ROOT/bootstrap */
+    free(b->task_root);
+    free(b->token);
+    free(b->secret);
+    free(b->logfile);
+    munmap(b->exec_stamp, sizeof(int64_t));
+    free(b);
+    while (nkept > 0)
+        free(kept[--nkept]);
 }
 
 /* The peer's bootstrap in the anchors, or NULL (and why, once). */
@@ -493,7 +544,7 @@ int main(int argc, char **argv)
     struct ember_bench_target  t[EMBER_BENCH_MAX_TARGETS];
     struct ember_buf           json = EMBER_BUF_INIT;
     struct utsname             un;
-    int                        k, i, nt, bad;
+    int                        k, i, nt, bad, strict;
     size_t                     fails = 0;
     int64_t                    t_start = ember_bench_now_ns();
     char                      *svg;
@@ -584,5 +635,11 @@ int main(int argc, char **argv)
     if (fails > 0)
         fprintf(stderr, "ember-bench: %zu process(es) failed (see \"first failure\" above)\n",
                 fails);
-    return b->o.strict && (bad > 0 || fails > 0) ? 1 : 0;
+    strict = b->o.strict;
+    ember_buf_free(&json);
+    free(svg);
+    ember_bench_series_free(&br.cold);
+    ember_bench_series_free(&br.warm);
+    free_bench(b);
+    return strict && (bad > 0 || fails > 0) ? 1 : 0;
 }

@@ -5,7 +5,8 @@ It shares no code with bench/ember-bench: its own Runtime API (Python's
 socket module), its own spawn (os.posix_spawn), its own clock reads.  For
 each sample it takes t0 just before the spawn and stops the clock when the
 first POST .../response has been received whole; then it kills the process.
-Bootstraps run interleaved, one of each per round, so drift falls on all.
+Bootstraps run interleaved, one of each per round, the order rotating each
+round, so drift falls on all.
 
     bench/outside.py -n 100 NAME=PATH [NAME=PATH ...] [--env K=V ...]
 
@@ -22,11 +23,19 @@ import statistics
 import sys
 import time
 
+# An API Gateway HTTP API (payload 2.0) event as the gateway sends it (the same
+# fields as ember-bench's, written out again here).
 EVENT = (b'{"version":"2.0","routeKey":"$default","rawPath":"%s","rawQueryString":"",'
-         b'"headers":{"accept":"application/json","host":"x.execute-api.us-east-1.amazonaws.com"%s},'
-         b'"requestContext":{"http":{"method":"GET","path":"%s","protocol":"HTTP/1.1",'
-         b'"sourceIp":"127.0.0.1","userAgent":"outside"},"requestId":"r","routeKey":"$default",'
-         b'"stage":"$default","timeEpoch":1583817383220},"isBase64Encoded":false}')
+         b'"headers":{"accept":"application/json","accept-encoding":"gzip, deflate, br",'
+         b'"content-length":"0","host":"r3pmxmplak.execute-api.us-east-1.amazonaws.com",'
+         b'"user-agent":"outside/1.0","x-amzn-trace-id":"Root=1-5e6722a7-cc56xmpl46db7ae02d4da47e",'
+         b'"x-forwarded-for":"127.0.0.1","x-forwarded-port":"443","x-forwarded-proto":"https"%s},'
+         b'"requestContext":{"accountId":"123456789012","apiId":"r3pmxmplak",'
+         b'"domainName":"r3pmxmplak.execute-api.us-east-1.amazonaws.com","domainPrefix":"r3pmxmplak",'
+         b'"http":{"method":"GET","path":"%s","protocol":"HTTP/1.1","sourceIp":"127.0.0.1",'
+         b'"userAgent":"outside/1.0"},"requestId":"JKJaXmPLvHcESHA=","routeKey":"$default",'
+         b'"stage":"$default","time":"10/Mar/2020:05:16:23 +0000","timeEpoch":1583817383220},'
+         b'"isBase64Encoded":false}')
 
 
 def take_request(buf):
@@ -106,6 +115,8 @@ def one(path, env, lsock, event, log, timeout=15.0):
                                      b"Lambda-Runtime-Deadline-Ms: %d\r\n"
                                      b"Lambda-Runtime-Invoked-Function-Arn: arn:aws:lambda:"
                                      b"us-east-1:123456789012:function:outside\r\n"
+                                     b"Lambda-Runtime-Trace-Id: Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700;"
+                                     b"Parent=9a9197af755a6419;Sampled=1\r\n"
                                      b"Content-Length: %d\r\n\r\n"
                                      % (int(time.time() * 1000) + 30000, len(event)) + event)
                     elif method == "POST" and target.endswith("/response"):
@@ -154,8 +165,10 @@ def main():
         names.append(name)
         paths.append(os.path.abspath(path))
     samples = {n: [] for n in names}
-    for _ in range(a.n):
-        for name, path in zip(names, paths):
+    rows = list(zip(names, paths))
+    for i in range(a.n):
+        # the order rotates each round: no row always runs first, or after the same one
+        for name, path in rows[i % len(rows):] + rows[:i % len(rows)]:
             samples[name].append(one(path, env, lsock, event, a.log))
     base = statistics.median(samples[names[0]])
     print("outside timer: spawn -> first /response received, %d per row, interleaved" % a.n)
