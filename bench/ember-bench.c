@@ -277,7 +277,7 @@ static void usage(FILE *f)
 {
     fputs("usage: ember-bench [options]\n"
           "  -n N                cold starts per row (default 200)\n"
-          "  -k K                warm invocations per process (default 200)\n"
+          "  -k K                warm invocations per process (default 100)\n"
           "  --routes LIST       hello,items (default both; items needs DATABASE_URL)\n"
           "  --variants LIST     floor,ref-floor,lazy,eager,alt,rust,go (default all found)\n"
           "  --bootstrap PATH    ember's bootstrap (default core/bootstrap)\n"
@@ -403,7 +403,7 @@ static void parse_opts(struct ember_bench *b, int argc, char **argv)
     int                      ch;
 
     o->n = 200;
-    o->k = 200;
+    o->k = 100;
     o->extra_n = -1;
     o->bootstrap = "core/bootstrap";
     o->plugin_dir = "plugins/.libs";
