@@ -1,30 +1,20 @@
 /*
  * creds.c - IAM database authentication and Secrets Manager secrets for
- * the db plugin's connections (see creds.h).  Nothing here logs a secret,
- * a token or a connection string.
+ * the db plugin's connections (see creds.h): the settings, and what a
+ * connect asks of db-creds.so (creds-conn.c), which is mapped only by the
+ * first connect that needs it.  Nothing here logs a secret, a token or a
+ * connection string.
  */
 #define _GNU_SOURCE
 
+#include <dlfcn.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "db.h"
 #include "creds.h"
-#include "secrets.h"
-#include "sigv4.h"
-
-/* ---------------------------------------------------------------- the cache */
-
-/* One fetched secret, kept for the life of the process (wiped at fini). */
-struct cached {
-    struct cached *next;
-    char          *arn;
-    char          *value;
-};
-
-static struct cached *cache;
 
 static void wipe_free(char *s)
 {
@@ -34,75 +24,30 @@ static void wipe_free(char *s)
     free(s);
 }
 
-static struct cached *cache_find(const char *arn)
-{
-    struct cached *c;
-
-    for (c = cache; c != NULL; c = c->next)
-        if (strcmp(c->arn, arn) == 0)
-            return c;
-    return NULL;
-}
-
-/* Fetch arn (always) into the cache. 0, or -1 with why. *changed: differs from before. */
-static int cache_fetch(const char *arn, int64_t end, int *changed, char *why, size_t wn)
-{
-    struct cached *c = cache_find(arn);
-    char          *v;
-
-    if (ember_secret_fetch(arn, end, &v, why, wn) != 0)
-        return -1;
-    if (c == NULL) {
-        c = ember_pu_xcalloc(1, sizeof(*c));
-        c->arn = ember_pu_xstrdup(arn);
-        c->next = cache;
-        cache = c;
-    }
-    *changed = c->value == NULL || strcmp(c->value, v) != 0;
-    wipe_free(c->value);
-    c->value = v;
-    return 0;
-}
-
-/* The cached value of arn, fetched if not yet; NULL with why on failure. */
-static const char *secret(const char *arn, int64_t end, int *fetched, char *why, size_t wn)
-{
-    struct cached *c = cache_find(arn);
-    int            changed;
-
-    if (c != NULL && c->value != NULL)
-        return c->value;
-    if (cache_fetch(arn, end, &changed, why, wn) != 0)
-        return NULL;
-    *fetched = 1;
-    return cache_find(arn)->value;
-}
-
-/* A value that could not be used is not kept: the next connect asks again. */
-static void cache_forget(const char *arn)
-{
-    struct cached *c = cache_find(arn);
-
-    if (c != NULL) {
-        wipe_free(c->value);
-        c->value = NULL;
-    }
-}
-
-void ember_db_creds_fini(void)
-{
-    struct cached *c, *next;
-
-    for (c = cache; c != NULL; c = next) {
-        next = c->next;
-        wipe_free(c->value);
-        free(c->arn);
-        free(c);
-    }
-    cache = NULL;
-}
-
 /* ---------------------------------------------------------------- settings */
+
+/* Does id look like a Secrets Manager ARN (arn:PARTITION:secretsmanager:...:secret:NAME)? */
+static int arn_ok(const char *id)
+{
+    /* arn:aws:secretsmanager:us-east-1:123456789012:secret:NAME (aws-cn, aws-us-gov too) */
+    const char *p = id;
+    int         i;
+
+    if (strncmp(p, "arn:", 4) != 0)
+        return 0;
+    p = strchr(p + 4, ':');
+    if (p == NULL || strncmp(p, ":secretsmanager:", 16) != 0)
+        return 0;
+    p += 16;
+    for (i = 0; i < 2; i++) {             /* region, account */
+        p = strchr(p, ':');
+        if (p == NULL)
+            return 0;
+        p++;
+    }
+    return strncmp(p, "secret:", 7) == 0 && p[7] != '\0' && strpbrk(p, " \t\r\n") == NULL;
+}
+
 
 static int same(const char *a, const char *b)
 {
@@ -181,7 +126,7 @@ int ember_db_creds_read(const struct ember_db *db, const struct ember_conf_block
     }
     v = word(host, b, "url_secret", &d);
     if (v != NULL) {
-        if (!ember_secret_arn_ok(v))
+        if (!arn_ok(v))
             return host->fail(err, 500, "%s:%d: db: url_secret: expected a Secrets Manager "
                               "ARN (arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME)",
                               d->file, d->line);
@@ -189,7 +134,7 @@ int ember_db_creds_read(const struct ember_db *db, const struct ember_conf_block
     }
     v = word(host, b, "password_secret", &d);
     if (v != NULL) {
-        if (!ember_secret_arn_ok(v))
+        if (!arn_ok(v))
             return host->fail(err, 500, "%s:%d: db: password_secret: expected a Secrets "
                               "Manager ARN (arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME)",
                               d->file, d->line);
@@ -221,111 +166,119 @@ int ember_db_creds_read(const struct ember_db *db, const struct ember_conf_block
     return EMBER_OK;
 }
 
-/* ---------------------------------------------------------------- one connect */
+/* ---------------------------------------------------------------- db-creds.so */
 
-/* The value of keyword k in a parsed connection string, or NULL. */
-static const char *opt(const PQconninfoOption *opts, const char *k)
+static void                            *companion_dl;
+static const struct ember_db_creds_ops *companion;
+
+static int uses_any(const struct ember_db_creds *cr)
 {
-    const PQconninfoOption *o;
-
-    for (o = opts; o != NULL && o->keyword != NULL; o++)
-        if (strcmp(o->keyword, k) == 0)
-            return o->val != NULL && *o->val != '\0' ? o->val : NULL;
-    return NULL;
+    return cr->iam || cr->url_secret != NULL || cr->password_secret != NULL;
 }
 
-static int iam_token(struct ember_db *db, const struct ember_db_creds *cr, const char *base,
-                     struct ember_db_creds_conn *cc, struct ember_error *err)
+/* "<directory of db.so>/db-creds.so", malloc'd. */
+static char *companion_path(void)
 {
-    const struct ember_host *host = db->host;
-    const char              *akid = getenv("AWS_ACCESS_KEY_ID");
-    const char              *sk = getenv("AWS_SECRET_ACCESS_KEY");
-    const char              *st = getenv("AWS_SESSION_TOKEN");
-    const char              *region = cr->region != NULL ? cr->region : getenv("AWS_REGION");
-    const char              *h, *p, *u;
-    PQconninfoOption        *opts = NULL;
-    char                    *perr = NULL;
-    long                     port;
+    Dl_info     info;
+    const char *slash;
+    char       *path;
+    size_t      dir;
 
-    if (akid == NULL || *akid == '\0' || sk == NULL || *sk == '\0')
-        return host->fail(err, 503, "db: iam_auth: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY "
-                          "are not set (Lambda sets them from the function's role)");
-    if (region == NULL || *region == '\0')
-        return host->fail(err, 503, "db: iam_auth: no region (set `region` or AWS_REGION)");
-    if (base != NULL) {
-        opts = PQconninfoParse(base, &perr);
-        if (opts == NULL) {
-            PQfreemem(perr);
-            return host->fail(err, 503, "db: iam_auth: the connection string is not a valid "
-                              "libpq connection string");
-        }
-    }
-    h = cr->host != NULL ? cr->host : opt(opts, "host");
-    p = cr->port != NULL ? cr->port : opt(opts, "port");
-    u = cr->user != NULL ? cr->user : opt(opts, "user");
-    if (h == NULL || strchr(h, ',') != NULL || h[0] == '/') {
-        PQconninfoFree(opts);
-        return host->fail(err, 503, "db: iam_auth: the token is signed for one TCP host "
-                          "name (the RDS or RDS Proxy endpoint): set `host`");
-    }
-    if (u == NULL) {
-        PQconninfoFree(opts);
-        return host->fail(err, 503, "db: iam_auth: no database user (set `user`)");
-    }
-    if (p == NULL)
-        p = "5432";
-    /* TLS: the string's sslmode if it requires it, else require (IAM needs it) */
-    {
-        const char *m = opt(opts, "sslmode");
+    if (dladdr((const void *) (uintptr_t) &companion_path, &info) == 0
+        || info.dli_fname == NULL)
+        return ember_pu_xstrdup(EMBER_DB_CREDS_FILE);
+    slash = strrchr(info.dli_fname, '/');
+    dir = slash != NULL ? (size_t) (slash - info.dli_fname) + 1 : 0;
+    path = ember_pu_xmalloc(dir + sizeof(EMBER_DB_CREDS_FILE));
+    memcpy(path, info.dli_fname, dir);
+    memcpy(path + dir, EMBER_DB_CREDS_FILE, sizeof(EMBER_DB_CREDS_FILE));
+    return path;
+}
 
-        cc->force_tls = m == NULL || (strcmp(m, "require") != 0 && strcmp(m, "verify-ca") != 0
-                                      && strcmp(m, "verify-full") != 0);
+/* Map db-creds.so once; 503 naming the file if it cannot be. */
+static int companion_load(struct ember_db *db, struct ember_error *err)
+{
+    const struct ember_db_creds_ops *ops;
+    const char                      *e;
+    char                            *path;
+    void                            *dl;
+    int                              rc;
+
+    if (companion != NULL)
+        return EMBER_OK;
+    path = companion_path();
+    dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (dl == NULL) {
+        e = dlerror();
+        rc = db->host->fail(err, 503, "db: cannot load %s: %s; it signs IAM tokens and fetches "
+                            "secrets, and belongs next to db.so (check the ZIP's plugins/)",
+                            path, e != NULL ? e : "dlopen failed");
+        free(path);
+        return rc;
     }
-    if (ember_pu_parse_long(p, 1, 65535, &port) != 0) {
-        PQconninfoFree(opts);
-        return host->fail(err, 503, "db: iam_auth: port \"%s\" is not a port", p);
+    ops = dlsym(dl, EMBER_DB_CREDS_SYMBOL);
+    if (ops == NULL || ops->abi != EMBER_DB_CREDS_ABI) {
+        rc = db->host->fail(err, 503, "db: %s: %s (db.so and it must come from the same build)",
+                            path, ops == NULL ? "no symbol " EMBER_DB_CREDS_SYMBOL
+                                              : "another ABI");
+        dlclose(dl);
+        free(path);
+        return rc;
     }
-    cc->password = ember_rds_token(h, (int) port, u, region, akid, sk, st, time(NULL));
-    PQconninfoFree(opts);
+    free(path);
+    companion_dl = dl;
+    companion = ops;
     return EMBER_OK;
+}
+
+/* ember_db_conninfo_fn, for db-creds.so. */
+static int conninfo_fields(const char *s, struct ember_db_conninfo *out)
+{
+    PQconninfoOption *opts, *o;
+    char             *perr = NULL;
+
+    memset(out, 0, sizeof(*out));
+    opts = PQconninfoParse(s, &perr);
+    if (opts == NULL) {
+        PQfreemem(perr);
+        return -1;
+    }
+    for (o = opts; o->keyword != NULL; o++) {
+        char **to = strcmp(o->keyword, "host") == 0 ? &out->host
+                    : strcmp(o->keyword, "port") == 0 ? &out->port
+                    : strcmp(o->keyword, "user") == 0 ? &out->user
+                    : strcmp(o->keyword, "sslmode") == 0 ? &out->sslmode : NULL;
+
+        if (to != NULL && o->val != NULL && *o->val != '\0')
+            *to = ember_pu_xstrdup(o->val);
+    }
+    PQconninfoFree(opts);
+    return 0;
 }
 
 int ember_db_creds_prepare(struct ember_db *db, const struct ember_db_creds *cr,
                            const char *env_url, int64_t end, struct ember_db_creds_conn *cc,
                            struct ember_error *err)
 {
-    const struct ember_host *host = db->host;
-    const char              *v;
-    char                     why[300];
-    int                      fetched = 0;
-
     memset(cc, 0, sizeof(*cc));
-    if (cr->url_secret != NULL) {
-        v = secret(cr->url_secret, end, &fetched, why, sizeof(why));
-        if (v == NULL)
-            return host->fail(err, 503, "db: url_secret: %s", why);
-        if (ember_secret_conninfo(v, &cc->conninfo, why, sizeof(why)) != 0) {
-            cache_forget(cr->url_secret);
-            return host->fail(err, 503, "db: url_secret: %s", why);
-        }
-    }
-    if (cr->iam)
-        return iam_token(db, cr, cc->conninfo != NULL ? cc->conninfo : env_url, cc, err);
-    if (cr->password_secret != NULL) {
-        v = secret(cr->password_secret, end, &fetched, why, sizeof(why));
-        if (v == NULL) {
-            ember_db_creds_clear(cc);
-            return host->fail(err, 503, "db: password_secret: %s", why);
-        }
-        if (ember_secret_password(v, &cc->password, why, sizeof(why)) != 0) {
-            cache_forget(cr->password_secret);
-            ember_db_creds_clear(cc);
-            return host->fail(err, 503, "db: password_secret: %s", why);
-        }
-    }
-    cc->fetched = fetched;
-    return EMBER_OK;
+    if (!uses_any(cr))
+        return EMBER_OK;                /* nothing to sign or fetch: nothing mapped */
+    if (companion_load(db, err) != EMBER_OK)
+        return EMBER_ERROR;
+    return companion->prepare(db, cr, env_url, end, cc, err, conninfo_fields);
 }
+
+void ember_db_creds_fini(void)
+{
+    if (companion != NULL)
+        companion->fini();
+    if (companion_dl != NULL)
+        dlclose(companion_dl);
+    companion = NULL;
+    companion_dl = NULL;
+}
+
+/* ---------------------------------------------------------------- one connect */
 
 int ember_db_creds_params(const struct ember_db_creds *cr, const struct ember_db_creds_conn *cc,
                           const char **keys, const char **vals, int n)
@@ -360,25 +313,10 @@ static int auth_refused(PGconn *pg)
 int ember_db_creds_refused(struct ember_db *db, const struct ember_db_creds *cr,
                            const struct ember_db_creds_conn *cc, PGconn *pg, int64_t end)
 {
-    const char *arns[2] = {cr->url_secret, cr->iam ? NULL : cr->password_secret};
-    char        why[300];
-    int         i, changed = 0, ch;
-
-    if ((arns[0] == NULL && arns[1] == NULL) || cc->fetched || !auth_refused(pg))
+    if ((cr->url_secret == NULL && (cr->iam || cr->password_secret == NULL))
+        || cc->fetched || companion == NULL || !auth_refused(pg))
         return 0;
-    for (i = 0; i < 2; i++) {
-        if (arns[i] == NULL)
-            continue;
-        if (cache_fetch(arns[i], end, &ch, why, sizeof(why)) != 0) {
-            db->host->log(EMBER_LOG_WARN, "db: the server refused the cached %s; fetching it "
-                          "again failed: %s", i == 0 ? "url_secret" : "password_secret", why);
-            return 0;
-        }
-        changed |= ch;
-    }
-    db->host->log(EMBER_LOG_INFO, "db: the server refused the cached secret; fetched it again: "
-                  "%s", changed ? "it changed (rotated), connecting again" : "unchanged");
-    return changed;
+    return companion->refetch(db, cr, end);
 }
 
 const char *ember_db_creds_hint(const struct ember_db_creds *cr, PGconn *pg)

@@ -88,7 +88,36 @@ const char *ember_db_creds_hint(const struct ember_db_creds *cr, PGconn *pg);
 
 void ember_db_creds_clear(struct ember_db_creds_conn *cc);
 
-/* Wipe and free the cached secrets (db_fini). */
+/* Wipe and free the cached secrets, unmap db-creds.so (db_fini). */
 void ember_db_creds_fini(void);
+
+/*
+ * db-creds.so (creds-conn.c): the token signing (nettle), the secrets fetch
+ * and their cache, dlopen()ed from db.so's directory by the first connect
+ * that uses iam_auth or a *_secret.  Its one exported symbol:
+ */
+#define EMBER_DB_CREDS_FILE    "db-creds.so"
+#define EMBER_DB_CREDS_SYMBOL  "ember_db_creds_ops"
+#define EMBER_DB_CREDS_ABI     1
+
+/* The fields of a connection string db-creds.so needs, parsed by db.so's
+   libpq (db-creds.so links none); malloc'd or NULL. */
+struct ember_db_conninfo {
+    char *host, *port, *user, *sslmode;
+};
+/* 0 with *out filled (ember_db_conninfo_clear frees it), -1 if s does not parse. */
+typedef int (*ember_db_conninfo_fn)(const char *s, struct ember_db_conninfo *out);
+
+struct ember_db_creds_ops {
+    unsigned abi;                 /* EMBER_DB_CREDS_ABI */
+    /* ember_db_creds_prepare's work, for a cr that uses IAM or a secret */
+    int  (*prepare)(struct ember_db *db, const struct ember_db_creds *cr, const char *env_url,
+                    int64_t end, struct ember_db_creds_conn *cc, struct ember_error *err,
+                    ember_db_conninfo_fn parse);
+    /* the server refused a cached secret: fetch again; 1 if it changed (logs either way) */
+    int  (*refetch)(struct ember_db *db, const struct ember_db_creds *cr, int64_t end);
+    /* wipe and free the cache */
+    void (*fini)(void);
+};
 
 #endif

@@ -29,27 +29,6 @@ static void wipe_free(char *s)
     free(s);
 }
 
-int ember_secret_arn_ok(const char *id)
-{
-    /* arn:aws:secretsmanager:us-east-1:123456789012:secret:NAME (aws-cn, aws-us-gov too) */
-    const char *p = id;
-    int         i;
-
-    if (strncmp(p, "arn:", 4) != 0)
-        return 0;
-    p = strchr(p + 4, ':');
-    if (p == NULL || strncmp(p, ":secretsmanager:", 16) != 0)
-        return 0;
-    p += 16;
-    for (i = 0; i < 2; i++) {             /* region, account */
-        p = strchr(p, ':');
-        if (p == NULL)
-            return 0;
-        p++;
-    }
-    return strncmp(p, "secret:", 7) == 0 && p[7] != '\0' && strpbrk(p, " \t\r\n") == NULL;
-}
-
 /* A JSON text parsed strictly, or NULL. Caller puts. */
 static struct json_object *parse(const char *s)
 {

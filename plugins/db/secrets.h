@@ -37,7 +37,4 @@ int ember_secret_conninfo(const char *s, char **out, char *why, size_t why_size)
  */
 int ember_secret_password(const char *s, char **out, char *why, size_t why_size);
 
-/* Does id look like a Secrets Manager ARN (arn:PARTITION:secretsmanager:...:secret:NAME)? */
-int ember_secret_arn_ok(const char *id);
-
 #endif
