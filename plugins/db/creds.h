@@ -5,7 +5,9 @@
  * connection string or the password, fetched from the Parameters and
  * Secrets extension at the first connect, cached, fetched again when the
  * server refuses the cached one).  connect.c calls these at a few points;
- * a connection that uses none of it costs nothing (no fetch, no signing).
+ * a connection that uses none of it costs nothing: the signing and the
+ * fetching are db-creds.so (creds-conn.c), which db.so maps only at the
+ * first connect that needs them.
  *
  * Directives (global or route; db.def):
  *   iam_auth on|off     the password is an RDS IAM token (needs TLS)
