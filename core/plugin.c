@@ -4,7 +4,9 @@
  * One slot per plugin the config names.  Nothing is mapped at start-up:
  * the first request whose route needs a plugin calls ember_plugin_load(),
  * which maps the .so (RTLD_NOW | RTLD_LOCAL), finds `ember_plugin_<name>`,
- * checks magic, ABI and name, then runs init once.  A failure is returned
+ * checks magic, ABI, size and name - and for an out-of-tree plugin (no
+ * directive table compiled into the core) its settings against the table
+ * its .so exports - then runs init once.  A failure is returned
  * to the caller (who logs it once); the slot stays unloaded and is tried
  * again, but with a backoff (1 s, doubling up to 60 s): a request within it
  * gets the last failure at once, without mapping the object (and its

@@ -4,7 +4,12 @@
 #
 #   deploy/mkzip.sh --out function.zip --bootstrap core/bootstrap \
 #       --plugin-dir plugins/.libs --plugins "auth db response" --conf conf/ember.conf \
+#       [--plugin path/to/NAME.so]... \
 #       [--cc CC] [--strip STRIP] [--readelf READELF] [--libdirs DIR:DIR] [--floor 2.34]
+#
+# --plugin adds an out-of-tree plugin (built against the installed header,
+# e.g. examples/greet), packed like the built-in ones (`make zip
+# EMBER_ZIP_PLUGINS="greet.so ..."`).
 #
 # The ZIP:
 #   bootstrap         the ELF itself (mode 0755; no shell wrapper, no bundled loader),
@@ -39,7 +44,7 @@ set -eu
 me=mkzip
 die() { echo "$me: $*" >&2; exit 1; }
 
-out= bootstrap= plugin_dir= plugins= conf= libdirs= floor=2.34
+out= bootstrap= plugin_dir= plugins= conf= libdirs= floor=2.34 extra_plugins=
 cc=${CC:-cc} strip_cmd=${STRIP:-strip} readelf=${READELF:-readelf}
 while [ $# -gt 0 ]; do
     case $1 in
@@ -47,6 +52,7 @@ while [ $# -gt 0 ]; do
     --bootstrap) bootstrap=$2 ;;
     --plugin-dir) plugin_dir=$2 ;;
     --plugins) plugins=$2 ;;
+    --plugin) extra_plugins="$extra_plugins $2" ;;
     --conf) conf=$2 ;;
     --cc) cc=$2 ;;
     --strip) strip_cmd=$2 ;;
@@ -147,12 +153,32 @@ for p in $plugins; do
     done
 done
 
+# ... and the out-of-tree ones, each from its own path
+for so in $extra_plugins; do
+    n=$(basename "$so" .so)
+    [ -f "$so" ] || die "$so: no such file (--plugin)"
+    case $n in *[!A-Za-z0-9_]*|'') die "$so: a plugin's file is NAME.so, NAME of [A-Za-z0-9_]" ;; esac
+    [ ! -e "$stage/plugins/$n.so" ] || die "$so: plugins/$n.so is packed already"
+    [ "$(machine "$so")" = "$want_machine" ] ||
+        die "$so is for $(machine "$so"), bootstrap for $want_machine"
+    cp "$so" "$stage/plugins/$n.so"
+    readlink -f "$so" >"$stage/.srcp-$n.so"
+    $strip_cmd --strip-unneeded "$stage/plugins/$n.so" || die "strip failed on $so"
+    patchelf --force-rpath --set-rpath '$ORIGIN/../lib' "$stage/plugins/$n.so"
+    queue="$queue plugins/$n.so"
+done
+
 # 2. the closure: walk DT_NEEDED from each file, breadth first
 bundled=" "
 origin_of() {   # where a staged file came from, for its own build-time RPATH
     case $1 in
     bootstrap) echo "$bootstrap" ;;
-    plugins/*) echo "$plugin_dir/${1#plugins/}" ;;
+    plugins/*)
+        if [ -f "$stage/.srcp-${1#plugins/}" ]; then
+            cat "$stage/.srcp-${1#plugins/}"
+        else
+            echo "$plugin_dir/${1#plugins/}"
+        fi ;;
     lib/*) cat "$stage/.src-${1#lib/}" ;;
     esac
 }
@@ -178,7 +204,7 @@ while [ -n "$queue" ]; do
         queue="$queue lib/$n"
     done
 done
-rm -f "$stage"/.src-*
+rm -f "$stage"/.src-* "$stage"/.srcp-*
 
 # 3. checks: DT_RPATH only, glibc floor, nothing that nothing loads
 cd "$stage"
