@@ -126,8 +126,28 @@ set -- -o "Dir::Etc::SourceList=$work/apt/sources.list" \
 apt-get -q "$@" update >>"$log" 2>&1 ||
     { tail -n 20 "$log" >&2; die "apt-get update (deb-src) failed: see above"; }
 mkdir "$work/dl"
-(cd "$work/dl" && apt-get -q "$@" source --download-only "$src=$ver") >>"$log" 2>&1 ||
-    { tail -n 20 "$log" >&2; die "apt-get source $src=$ver failed (is that version still in the archive?)"; }
+# The installed version first.  Debian's security archive publishes binaries
+# whose source is not always served beside them (404 for 15.20 from
+# bookworm-security on the day this was written): then the newest other
+# source version of the same major (the wire protocol and the client API are
+# those of the major), and say so.
+built=$ver
+if ! (cd "$work/dl" && apt-get -q "$@" source --download-only "$src=$ver") >>"$log" 2>&1; then
+    major=${ver%%.*}
+    alts=$(apt-cache "$@" showsrc "$src" 2>/dev/null | sed -n 's/^Version: //p' |
+           grep "^$major\." | grep -vxF "$ver" | sort -urV)
+    built=
+    for alt in $alts; do
+        rm -f "$work"/dl/*
+        if (cd "$work/dl" && apt-get -q "$@" source --download-only "$src=$alt") >>"$log" 2>&1; then
+            built=$alt
+            break
+        fi
+    done
+    [ -n "$built" ] ||
+        { tail -n 20 "$log" >&2; die "apt-get source $src=$ver failed, and no other $src $major.x source could be fetched"; }
+    echo "$me: the source of $src $ver is not served; building $src $built (same major) instead" >&2
+fi
 dsc=$(ls "$work"/dl/*.dsc)
 dpkg-source -x "$dsc" "$work/src" >>"$log" 2>&1 ||
     { tail -n 20 "$log" >&2; die "dpkg-source -x $dsc failed"; }
@@ -138,7 +158,7 @@ t1=$(date +%s)
 mkdir "$work/b"
 (cd "$work/b" && "$work/src/configure" ${host:+--host=$host} CC="$cc" \
     CFLAGS="$pg_cflags" $pg_configure) >>"$log" 2>&1 ||
-    { tail -n 30 "$log" >&2; die "configure of $src $ver failed"; }
+    { tail -n 30 "$log" >&2; die "configure of $src $built failed"; }
 jobs=$(nproc 2>/dev/null || echo 2)
 make -C "$work/b/src/interfaces/libpq" -j"$jobs" libpq.a >>"$log" 2>&1 ||
     { tail -n 30 "$log" >&2; die "make of libpq.a failed"; }
@@ -151,7 +171,7 @@ cp "$work/b/src/interfaces/libpq/libpq.a" "$work/b/src/common/libpgcommon_shlib.
     "$work/b/src/port/libpgport_shlib.a" "$out.tmp/lib/"
 cp "$work/src/src/interfaces/libpq/libpq-fe.h" "$work/src/src/include/postgres_ext.h" \
     "$work/b/src/include/pg_config_ext.h" "$out.tmp/include/"
-echo "$src $ver for $arch: fetch $((t1 - t0)) s, build $((t2 - t1)) s" >"$out.tmp/done"
+echo "$src $built (installed: $ver) for $arch: fetch $((t1 - t0)) s, build $((t2 - t1)) s" >"$out.tmp/done"
 cp "$log" "$out.tmp/build.log"
 rm -rf "$out"
 mv "$out.tmp" "$out"
