@@ -16,8 +16,9 @@
 #                     DT_RPATH $ORIGIN/lib:/var/task/lib
 #   ember.conf        the config (bootstrap finds it as $LAMBDA_TASK_ROOT/ember.conf)
 #   plugins/NAME.so   exactly the plugins asked for, DT_RPATH $ORIGIN/../lib; with
-#                     auth, plugins/auth-jwks.so too (the JWKS fetch: libcurl, which
-#                     auth.so dlopen()s from its own directory at the first fetch);
+#                     auth, plugins/auth-pk.so (libjwt, GnuTLS: RS*/ES* keys) and
+#                     plugins/auth-jwks.so (the JWKS fetch: libcurl) too, which
+#                     auth.so dlopen()s from its own directory when first needed;
 #                     with db, plugins/db-creds.so (IAM tokens and secrets, which
 #                     db.so dlopen()s at the first connect that uses them)
 #   lib/              every shared library bootstrap and those plugins need, found
@@ -140,9 +141,9 @@ for p in $plugins; do
     [ -f "$so" ] || die "$so: no such file (is plugin $p built? see configure --with-plugins)"
     [ "$(machine "$so")" = "$want_machine" ] ||
         die "$so is for $(machine "$so"), bootstrap for $want_machine"
-    # companions: not plugins, but loaded from next to their plugin (auth-jwks.so,
-    # db-creds.so)
-    case $p in auth) extra_so=auth-jwks ;; db) extra_so=db-creds ;; *) extra_so= ;; esac
+    # companions: not plugins, but loaded from next to their plugin (auth-pk.so,
+    # auth-jwks.so, db-creds.so)
+    case $p in auth) extra_so="auth-pk auth-jwks" ;; db) extra_so=db-creds ;; *) extra_so= ;; esac
     for n in $p $extra_so; do
         so="$plugin_dir/$n.so"
         [ -f "$so" ] || die "$so: no such file (plugin $p needs it; run make)"

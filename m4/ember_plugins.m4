@@ -36,11 +36,14 @@ AC_DEFUN([EMBER_WITH_PLUGINS], [
   ])
   AS_IF([test "x$ember_want_db" = xyes], [
     EMBER_WITH_LIBPQ
-    # IAM database authentication signs with nettle's SHA-256/HMAC, linked
-    # statically into db.so (its symbols hidden): no library is mapped for
-    # it, so a config without iam_auth pays nothing at load time.
+    AC_DEFINE([EMBER_WITH_DB], [1], [Define if the db plugin is built.])
+  ])
+  AS_IF([test "x$ember_want_db" = xyes || test "x$ember_want_auth" = xyes], [
+    # nettle, linked statically (its symbols hidden): db's IAM database
+    # authentication signs with its SHA-256/HMAC, auth verifies HS* tokens
+    # with its HMAC; no library is mapped for either.
     PKG_CHECK_MODULES([NETTLE], [nettle], [],
-      [AC_MSG_ERROR([plugin db needs nettle (IAM auth signing): apt-get install nettle-dev])])
+      [AC_MSG_ERROR([plugins auth and db need nettle (HMAC): apt-get install nettle-dev])])
     AC_MSG_CHECKING([for nettle's static library])
     ember_nettle_a=`$CC -print-file-name=libnettle.a 2>/dev/null`
     AS_CASE([$ember_nettle_a], [/*], [], [ember_nettle_a=""])
@@ -52,11 +55,10 @@ AC_DEFUN([EMBER_WITH_PLUGINS], [
       done
     ])
     AS_IF([test -z "$ember_nettle_a"],
-      [AC_MSG_ERROR([plugin db needs nettle's static library libnettle.a: apt-get install nettle-dev])])
+      [AC_MSG_ERROR([plugins auth and db need nettle's static library libnettle.a: apt-get install nettle-dev])])
     AC_MSG_RESULT([$ember_nettle_a])
     NETTLE_STATIC="-Wl,--exclude-libs,libnettle.a -Wl,$ember_nettle_a"
     AC_SUBST([NETTLE_STATIC])
-    AC_DEFINE([EMBER_WITH_DB], [1], [Define if the db plugin is built.])
   ])
   AS_IF([test "x$ember_want_response" = xyes], [
     AC_DEFINE([EMBER_WITH_RESPONSE], [1], [Define if the response plugin is built.])

@@ -1,8 +1,9 @@
 /*
  * auth - JWT bearer tokens: the token from a header (default
- * `Authorization: Bearer ...`) or a cookie, verified with libjwt against an
- * HMAC secret (HS*), a PEM public key (RS*, ES*) or a JWKS fetched over
- * HTTPS; then exp/nbf (with leeway), iss, aud, required claims and scopes.
+ * `Authorization: Bearer ...`) or a cookie, verified against an HMAC secret
+ * (HS*: nettle, linked into auth.so, hs.c), a PEM public key (RS*, ES*:
+ * libjwt and GnuTLS, in auth-pk.so) or a JWKS fetched over HTTPS; then
+ * exp/nbf (with leeway), iss, aud, required claims and scopes.
  * The verified payload is left in ex->vars as "claims".
  *
  * Refusals are answered here: 401 {"message":"Unauthorized"} with
@@ -14,9 +15,9 @@
  * we cannot read), 503 (the JWKS cannot be fetched).
  *
  * Laziness: init and route_init only parse settings.  Secrets and keys are
- * read, GnuTLS initialised, auth-jwks.so (libcurl) mapped and the JWKS
- * fetched, by the first request that needs them; all of it is kept for the
- * life of the sandbox.
+ * read, auth-pk.so (libjwt, GnuTLS) mapped, auth-jwks.so (libcurl) mapped
+ * and the JWKS fetched, by the first request that needs them; all of it is
+ * kept for the life of the sandbox.  An HS-only route maps none of them.
  *
  * Settings: a route's `auth { }` overrides the `plugin auth { }` block
  * directive by directive; public_key_file, public_key_env and jwks_url
@@ -24,17 +25,19 @@
  * to the block's.
  */
 #define _GNU_SOURCE  /* strncasecmp */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
 
-#include <gnutls/gnutls.h>
 #include <json-c/json.h>
-#include <jwt.h>
+#include <math.h>
+#include <stdint.h>
 
 #include "auth.h"
+#include "pk.h"
 
 #define DEFAULT_HEADER           "authorization"
 #define DEFAULT_SCHEME           "Bearer"
@@ -45,9 +48,11 @@
 #define DEFAULT_JWKS_BACKOFF_MAX 300
 
 #define ALG_BIT(a)   (1u << (unsigned)(a))
-#define HMAC_ALGS    (ALG_BIT(JWT_ALG_HS256) | ALG_BIT(JWT_ALG_HS384) | ALG_BIT(JWT_ALG_HS512))
-#define PUBKEY_ALGS  (ALG_BIT(JWT_ALG_RS256) | ALG_BIT(JWT_ALG_RS384) | ALG_BIT(JWT_ALG_RS512) \
-                      | ALG_BIT(JWT_ALG_ES256) | ALG_BIT(JWT_ALG_ES384) | ALG_BIT(JWT_ALG_ES512))
+#define HMAC_ALGS    (ALG_BIT(EMBER_AUTH_HS256) | ALG_BIT(EMBER_AUTH_HS384) \
+                      | ALG_BIT(EMBER_AUTH_HS512))
+#define PUBKEY_ALGS  (ALG_BIT(EMBER_AUTH_RS256) | ALG_BIT(EMBER_AUTH_RS384) \
+                      | ALG_BIT(EMBER_AUTH_RS512) | ALG_BIT(EMBER_AUTH_ES256) \
+                      | ALG_BIT(EMBER_AUTH_ES384) | ALG_BIT(EMBER_AUTH_ES512))
 
 /* The single-valued directives, in the order of auth.def. */
 enum {
@@ -332,12 +337,12 @@ static int check_algorithms(const struct ember_host *host, struct ember_auth_con
     if (d == NULL)
         return EMBER_OK;
     for (i = 0; i < d->argc; i++) {
-        jwt_alg_t a = jwt_str_alg(d->argv[i]);
+        enum ember_auth_alg a = ember_auth_alg_from_name(d->argv[i]);
 
         if (strcasecmp(d->argv[i], "none") == 0)
             return conf_error(host, err, d, "\"%s\" is never accepted: tokens must be signed",
                               d->argv[i]);
-        if (a == JWT_ALG_INVAL || (ALG_BIT(a) & (HMAC_ALGS | PUBKEY_ALGS)) == 0)
+        if (a == EMBER_AUTH_ALG_INVAL || (ALG_BIT(a) & (HMAC_ALGS | PUBKEY_ALGS)) == 0)
             return conf_error(host, err, d, "unknown algorithm \"%s\" (known: HS256 HS384 HS512 "
                               "RS256 RS384 RS512 ES256 ES384 ES512)", d->argv[i]);
         c->algs |= ALG_BIT(a);
@@ -484,13 +489,13 @@ static int conf_check(struct ember_auth_state *st, struct ember_auth_conf *c, in
                           c->line);
     if (c->d[D_ALGORITHMS] == NULL) {
         if (c->secret != NULL)
-            c->algs |= ALG_BIT(JWT_ALG_HS256);
+            c->algs |= ALG_BIT(EMBER_AUTH_HS256);
         if (c->pubkey != NULL)
-            c->algs |= ALG_BIT(JWT_ALG_RS256);
+            c->algs |= ALG_BIT(EMBER_AUTH_RS256);
     }
     d = c->d[D_ALGORITHMS];
     for (k = 0; d != NULL && k < d->argc; k++) {
-        unsigned bit = ALG_BIT(jwt_str_alg(d->argv[k]));
+        unsigned bit = ALG_BIT(ember_auth_alg_from_name(d->argv[k]));
 
         if ((bit & HMAC_ALGS) != 0 && c->secret == NULL)
             return conf_error(host, err, d, "%s needs secret_env", d->argv[k]);
@@ -595,8 +600,143 @@ static char *find_token(const struct ember_auth_state *st, const struct ember_au
     return host->pstrndup(ex, v, (size_t)(end - v));
 }
 
-/* Decodes a base64url JSON object segment. Returns an object the caller
-   puts, or NULL. */
+/*
+ * libjwt parses a token's header and payload with jansson, auth with json-c,
+ * and whether a token is good must not depend on which of the two verified
+ * it (tests/auth-diff.test).  json-c, even strict, takes some text jansson
+ * refuses; these two checks refuse it too.
+ *
+ * In the text: a control character (< 0x20) inside a string, a \u0000
+ * escape, a UTF-16 surrogate escape that is not a proper pair; outside
+ * strings, a word other than true, false and null (NaN, Infinity), an
+ * integer outside int64 or a real that overflows a double.  The text, not
+ * json-c's tree: a member named twice keeps only its last value there.
+ */
+static int hex4(const unsigned char *p)
+{
+    int i, v = 0;
+
+    for (i = 0; i < 4; i++) {
+        int c = p[i];
+
+        v = v * 16 + (c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                      : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -100000);
+    }
+    return v < 0 ? -1 : v;
+}
+
+/* The number or word at p (outside a string): 1 if jansson takes it. */
+static int token_jansson_ok(const unsigned char *p, size_t n, size_t *used)
+{
+    char   buf[400];
+    char  *end;
+    size_t k = 0;
+    int    real = 0;
+
+    if ((p[0] >= 'a' && p[0] <= 'z') || (p[0] >= 'A' && p[0] <= 'Z')) {
+        while (k < n && ((p[k] >= 'a' && p[k] <= 'z') || (p[k] >= 'A' && p[k] <= 'Z')))
+            k++;
+        *used = k;
+        return (k == 4 && (memcmp(p, "true", 4) == 0 || memcmp(p, "null", 4) == 0))
+               || (k == 5 && memcmp(p, "false", 5) == 0);
+    }
+    while (k < n && ((p[k] >= '0' && p[k] <= '9') || p[k] == '-' || p[k] == '+'
+                     || p[k] == '.' || p[k] == 'e' || p[k] == 'E')) {
+        real |= p[k] == '.' || p[k] == 'e' || p[k] == 'E';
+        k++;
+    }
+    *used = k;
+    if (k >= sizeof(buf))
+        return 0;
+    memcpy(buf, p, k);
+    buf[k] = '\0';
+    errno = 0;
+    if (real) {
+        double d = strtod(buf, &end);
+
+        return !((d == HUGE_VAL || d == -HUGE_VAL) && errno == ERANGE);
+    }
+    (void) strtoll(buf, &end, 10);
+    return errno != ERANGE;
+}
+
+static int text_jansson_ok(const unsigned char *p, size_t n)
+{
+    size_t i, used;
+    int    in_string = 0, u, low;
+
+    for (i = 0; i < n; i++) {
+        if (!in_string) {
+            in_string = p[i] == '"';
+            if (p[i] == '-' || (p[i] >= '0' && p[i] <= '9') || (p[i] >= 'a' && p[i] <= 'z')
+                || (p[i] >= 'A' && p[i] <= 'Z')) {
+                if (!token_jansson_ok(p + i, n - i, &used))
+                    return 0;
+                i += used - 1;
+            }
+            continue;
+        }
+        if (p[i] == '"') {
+            in_string = 0;
+        } else if (p[i] < 0x20) {
+            return 0;
+        } else if (p[i] == '\\' && i + 1 < n) {
+            if (p[i + 1] == 'u' && i + 5 < n) {
+                u = hex4(p + i + 2);
+                if (u == 0 || (u >= 0xdc00 && u <= 0xdfff))
+                    return 0;
+                if (u >= 0xd800 && u <= 0xdbff) {
+                    low = i + 11 < n && p[i + 6] == '\\' && p[i + 7] == 'u' ? hex4(p + i + 8) : -1;
+                    if (low < 0xdc00 || low > 0xdfff)
+                        return 0;
+                    i += 6;
+                }
+                i += 5;
+            } else {
+                i++;
+            }
+        }
+    }
+    return 1;
+}
+
+/* In the parsed value: a number jansson cannot hold (an integer outside
+   int64, a real that overflows, NaN, Infinity). */
+static int value_jansson_ok(struct json_object *v, int depth)
+{
+    size_t i, n;
+
+    switch (json_object_get_type(v)) {
+    case json_type_int:
+        return !(json_object_get_int64(v) == INT64_MAX && json_object_get_uint64(v) > INT64_MAX);
+    case json_type_double: {
+        const char *text = json_object_get_string(v);
+
+        return isfinite(json_object_get_double(v))
+               && text != NULL && strpbrk(text, ".eE") != NULL;
+    }
+    case json_type_array:
+        n = json_object_array_length(v);
+        for (i = 0; i < n; i++) {
+            if (!value_jansson_ok(json_object_array_get_idx(v, i), depth + 1))
+                return 0;
+        }
+        return 1;
+    case json_type_object: {
+        json_object_object_foreach(v, key, member) {
+            (void) key;
+            if (!value_jansson_ok(member, depth + 1))
+                return 0;
+        }
+        return 1;
+    }
+    default:
+        return 1;
+    }
+}
+
+/* Decodes a base64url JSON object segment, strictly (RFC 8259, UTF-8).
+   Returns an object the caller puts, or NULL. */
 static struct json_object *segment_json(const char *s, size_t n)
 {
     struct json_tokener *tok;
@@ -607,11 +747,17 @@ static struct json_object *segment_json(const char *s, size_t n)
     raw = ember_auth_b64url_decode(s, n, &len);
     if (raw == NULL)
         return NULL;
+    if (!text_jansson_ok(raw, len)) {
+        free(raw);
+        return NULL;
+    }
     tok = json_tokener_new();
+    json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
     obj = json_tokener_parse_ex(tok, (const char *)raw, (int)len);
     if (obj != NULL && (json_tokener_get_error(tok) != json_tokener_success
                         || json_tokener_get_parse_end(tok) != len
-                        || !json_object_is_type(obj, json_type_object))) {
+                        || !json_object_is_type(obj, json_type_object)
+                        || !value_jansson_ok(obj, 0))) {
         json_object_put(obj);
         obj = NULL;
     }
@@ -788,9 +934,9 @@ static enum ember_auth_verdict verify(struct ember_auth_state *st,
     const char                  *dot1 = NULL, *dot2 = NULL, *p, *alg_name, *kid, *typ;
     char                         safe[64];
     size_t                       key_len = 0, ndots = 0;
-    jwt_alg_t                    alg;
-    jwt_t                       *jwt = NULL;
-    int                          present, rc;
+    enum ember_auth_alg          alg;
+    enum ember_auth_pk_verdict   good;
+    int                          present;
     enum ember_auth_verdict      v;
 
     *status = 401;
@@ -821,12 +967,12 @@ static enum ember_auth_verdict verify(struct ember_auth_state *st,
         snprintf(why, whylen, "malformed token (no alg)");
         goto refused;
     }
-    alg = jwt_str_alg(alg_name);
-    if (strcasecmp(alg_name, "none") == 0 || alg == JWT_ALG_NONE) {
+    alg = ember_auth_alg_from_name(alg_name);
+    if (strcasecmp(alg_name, "none") == 0) {
         snprintf(why, whylen, "alg none refused: tokens must be signed");
         goto refused;
     }
-    if (alg == JWT_ALG_INVAL || (c->algs & ALG_BIT(alg)) == 0) {
+    if (alg == EMBER_AUTH_ALG_INVAL || (c->algs & ALG_BIT(alg)) == 0) {
         snprintf(why, whylen, "algorithm %s not accepted",
                  ember_auth_printable(safe, sizeof(safe), alg_name));
         goto refused;
@@ -875,28 +1021,34 @@ static enum ember_auth_verdict verify(struct ember_auth_state *st,
             goto failed;
         if (!ember_auth_key_fits(alg, c->pubkey->pk, c->pubkey->curve)) {
             snprintf(why, whylen, "algorithm %s does not fit the configured %s key",
-                     jwt_alg_str(alg), ember_auth_key_name(c->pubkey->pk, c->pubkey->curve));
+                     ember_auth_alg_name(alg),
+                     ember_auth_key_name(c->pubkey->pk, c->pubkey->curve));
             goto refused;
         }
         key = c->pubkey->bytes;
         key_len = c->pubkey->len;
     }
 
-    ember_auth_crypto_ready(st);
-    rc = jwt_decode(&jwt, token, key, (int)key_len);
-    if (rc != 0 || jwt == NULL) {
-        snprintf(why, whylen, "bad signature (%s%s%s)", jwt_alg_str(alg),
+    if ((ALG_BIT(alg) & HMAC_ALGS) != 0 && !st->hs_libjwt) {
+        /* nettle, in auth.so: what libjwt would say (tests/auth-diff checks it) */
+        good = ember_auth_hs_verify(alg, key, key_len, token, (size_t)(dot2 - token), dot2 + 1,
+                                    strlen(dot2 + 1)) ? EMBER_AUTH_PK_GOOD : EMBER_AUTH_PK_BAD;
+    } else {
+        if (ember_auth_pk_load(st, ex) != EMBER_OK)
+            goto failed;
+        good = st->pk->verify(token, alg, key, key_len, NULL);
+    }
+    if (good == EMBER_AUTH_PK_BAD) {
+        snprintf(why, whylen, "bad signature (%s%s%s)", ember_auth_alg_name(alg),
                  kid != NULL ? ", kid " : "",
                  kid != NULL ? ember_auth_printable(safe, sizeof(safe), kid) : "");
         goto refused;
     }
-    /* libjwt parsed the header itself: it must have seen what we saw */
-    if (jwt_get_alg(jwt) != alg) {
-        jwt_free(jwt);
+    if (good != EMBER_AUTH_PK_GOOD) {
+        /* libjwt parsed the header itself and saw another alg than we did */
         snprintf(why, whylen, "malformed token (ambiguous header)");
         goto refused;
     }
-    jwt_free(jwt);
 
     *status = check_claims(c, payload, why, whylen);
     if (*status != 0)
@@ -935,8 +1087,10 @@ static int auth_init(void **state, const struct ember_host *host,
     }
     /* EMBER_PRELOAD=all asks for everything at start-up: the JWKS fetcher too */
     pre = getenv("EMBER_PRELOAD");
-    if (pre != NULL && strcmp(pre, "all") == 0)
+    if (pre != NULL && strcmp(pre, "all") == 0) {
+        ember_auth_pk_preload(st);
         ember_auth_jwks_preload(st);
+    }
     *state = st;
     return EMBER_OK;
 }
@@ -1021,8 +1175,7 @@ static void auth_fini(void *state)
         free(s);
     }
     ember_auth_jwks_unload(st);
-    if (st->gnutls_ready)
-        gnutls_global_deinit();
+    ember_auth_pk_unload(st);
     conf_free(st->global);
     free(st);
 }

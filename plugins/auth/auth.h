@@ -1,7 +1,9 @@
 /*
  * auth.h - what the auth plugin's files share (auth.c: settings and the
- * request check; keys.c: secrets, PEM keys, JWK -> PEM; jwks.c: fetching
- * (through auth-jwks.so, see jwks-fetch.h) and caching a JWKS over HTTPS).
+ * request check; hs.c: HS* signatures with nettle; keys.c: secrets, PEM keys,
+ * loading auth-pk.so (libjwt and GnuTLS, see pk.h) for RS* and ES*; jwks.c:
+ * fetching (through auth-jwks.so, see jwks-fetch.h) and caching a JWKS over
+ * HTTPS; b64url.c: base64url and algorithm names, shared with auth-pk.so).
  * Private to the plugin: everything here is hidden by -fvisibility=hidden.
  */
 #ifndef EMBER_AUTH_H
@@ -10,14 +12,29 @@
 #include <stddef.h>
 #include <time.h>
 
-#include <jwt.h>
-
 #include <ember/plugin.h>
 
 #include "../common/plugutil.h"   /* ember_pu_xmalloc & co. */
 
 struct ember_auth_jwks_conn;
 struct ember_auth_jwks_fetcher;
+struct ember_auth_pk;
+struct json_object;
+
+/* The JWS algorithms auth knows ("none" is refused before it gets a value). */
+enum ember_auth_alg {
+    EMBER_AUTH_ALG_INVAL = 0,
+    EMBER_AUTH_HS256, EMBER_AUTH_HS384, EMBER_AUTH_HS512,
+    EMBER_AUTH_RS256, EMBER_AUTH_RS384, EMBER_AUTH_RS512,
+    EMBER_AUTH_ES256, EMBER_AUTH_ES384, EMBER_AUTH_ES512
+};
+
+/* Key types and EC curves, as auth-pk.so reports them. */
+#define EMBER_AUTH_PK_RSA        1
+#define EMBER_AUTH_PK_EC         2
+#define EMBER_AUTH_CURVE_P256    1
+#define EMBER_AUTH_CURVE_P384    2
+#define EMBER_AUTH_CURVE_P521    3
 
 /*
  * How a JWKS is kept fresh (jwks.c).  Seconds.  Sources share a JWKS only
@@ -45,8 +62,8 @@ enum ember_auth_source_kind {
 struct ember_auth_jwk {
     char   *kid;              /* NULL if the JWK has none */
     char   *alg;              /* the JWK's "alg", or NULL */
-    int     pk;               /* GNUTLS_PK_RSA or GNUTLS_PK_EC */
-    int     curve;            /* gnutls_ecc_curve_t for EC, else 0 */
+    int     pk;               /* EMBER_AUTH_PK_RSA or EMBER_AUTH_PK_EC */
+    int     curve;            /* EMBER_AUTH_CURVE_* for EC, else 0 */
     char   *pem;              /* NUL-terminated */
     size_t  pem_len;
 };
@@ -68,8 +85,8 @@ struct ember_auth_source {
     int                          loaded;
     unsigned char               *bytes;       /* secret or PEM (owned, NUL-terminated) */
     size_t                       len;
-    int                          pk;          /* PEM: GNUTLS_PK_RSA / GNUTLS_PK_EC */
-    int                          curve;       /* PEM: gnutls_ecc_curve_t for EC */
+    int                          pk;          /* PEM: EMBER_AUTH_PK_RSA / _EC */
+    int                          curve;       /* PEM: EMBER_AUTH_CURVE_* for EC */
 
     /* JWKS */
     struct ember_auth_jwk       *keys;
@@ -91,7 +108,11 @@ struct ember_auth_source {
 struct ember_auth_state {
     const struct ember_host     *host;
     struct ember_auth_source    *sources;
-    int                          gnutls_ready;
+    void                        *pk_dl;       /* auth-pk.so, once a public key was needed */
+    const struct ember_auth_pk  *pk;
+    int                          pk_ready;    /* pk->init() succeeded */
+    int                          hs_libjwt;   /* HS* through auth-pk.so (libjwt), not
+                                                 nettle: the differential test only */
     void                        *fetcher_dl;  /* auth-jwks.so, once a JWKS was needed */
     const struct ember_auth_jwks_fetcher *fetcher;
     struct ember_auth_conf      *global;      /* the `plugin auth {}` block's settings */
@@ -108,18 +129,43 @@ enum ember_auth_verdict {
     EMBER_AUTH_FAILED = -1
 };
 
-/* keys.c */
+/* b64url.c (in auth.so and auth-pk.so) */
 /* The value (0-63) of c in the base64url alphabet, or -1. */
 int ember_auth_b64url_value(unsigned char c);
 /* Decodes base64url (no padding; '=' padding tolerated only at the end).
    Returns a malloc'd buffer (NUL-terminated, *len set) owned by the
    caller, or NULL if s is not base64url. */
 unsigned char *ember_auth_b64url_decode(const char *s, size_t n, size_t *len);
+/* "HS256" -> EMBER_AUTH_HS256 (exact, case-sensitive, as libjwt's
+   jwt_str_alg); anything else EMBER_AUTH_ALG_INVAL. */
+enum ember_auth_alg ember_auth_alg_from_name(const char *name);
+/* EMBER_AUTH_HS256 -> "HS256"; "?" for anything else. */
+const char *ember_auth_alg_name(enum ember_auth_alg alg);
+
+/* hs.c */
+/*
+ * Is sig (sig_len bytes of base64url) the canonical base64url of the
+ * HMAC (alg: HS256/384/512, nettle) of the n bytes at input under key?
+ * 1 yes, 0 no.  The comparison takes the same time whatever the bytes.
+ */
+int ember_auth_hs_verify(enum ember_auth_alg alg, const unsigned char *key, size_t key_len,
+                         const char *input, size_t n, const char *sig, size_t sig_len);
+
+/* keys.c */
 /* Copies s into out (size n) with anything but printable ASCII replaced by
    '?' and truncated, so a value from a token is safe to log. Returns out. */
 const char *ember_auth_printable(char *out, size_t n, const char *s);
-/* Initialises GnuTLS once, on the first request that needs crypto. */
-void ember_auth_crypto_ready(struct ember_auth_state *st);
+/*
+ * Maps auth-pk.so (libjwt, GnuTLS) and initialises GnuTLS, the first time
+ * a request needs a public key.  EMBER_OK, or EMBER_ERROR with ex->err
+ * filled (503, naming the file and the cause); the next request tries again.
+ */
+int ember_auth_pk_load(struct ember_auth_state *st, struct ember_exchange *ex);
+/* EMBER_PRELOAD=all: map auth-pk.so now, from init; a failure is logged
+   and left to the first request that needs a public key. */
+void ember_auth_pk_preload(struct ember_auth_state *st);
+/* Releases auth-pk.so (GnuTLS's reference, the mapping), if loaded. */
+void ember_auth_pk_unload(struct ember_auth_state *st);
 /*
  * Makes src usable (reads the secret or the PEM key) if not done yet.
  * EMBER_OK, or EMBER_ERROR with ex->err filled (500; the message names the
@@ -127,17 +173,9 @@ void ember_auth_crypto_ready(struct ember_auth_state *st);
  */
 int ember_auth_source_load(struct ember_auth_state *st, struct ember_auth_source *src,
                            struct ember_exchange *ex);
-/*
- * Converts a JWK object (kty RSA with n,e; kty EC with crv,x,y) to a
- * "PUBLIC KEY" PEM.  Returns EMBER_OK and fills *key (whose members the
- * caller frees with ember_auth_jwk_clear), or EMBER_ERROR with a reason in
- * why.
- */
-int ember_auth_jwk_to_pem(struct json_object *jwk, struct ember_auth_jwk *key,
-                          char *why, size_t whylen);
 void ember_auth_jwk_clear(struct ember_auth_jwk *key);
 /* Does a key of type pk/curve fit alg (RSA for RS*, the alg's curve for ES*)? */
-int ember_auth_key_fits(jwt_alg_t alg, int pk, int curve);
+int ember_auth_key_fits(enum ember_auth_alg alg, int pk, int curve);
 /* "RSA", "EC P-256", ... for messages. */
 const char *ember_auth_key_name(int pk, int curve);
 /* Frees what a source loaded or fetched (not the source itself). */
@@ -154,7 +192,7 @@ void ember_auth_source_clear(struct ember_auth_source *src);
 enum ember_auth_verdict ember_auth_jwks_key(struct ember_auth_state *st,
                                             struct ember_auth_source *src,
                                             struct ember_exchange *ex,
-                                            jwt_alg_t alg, const char *kid,
+                                            enum ember_auth_alg alg, const char *kid,
                                             const struct ember_auth_jwk **key,
                                             char *why, size_t whylen);
 /* EMBER_PRELOAD=all: map auth-jwks.so (and libcurl) now, from init; a

@@ -39,6 +39,7 @@
 
 #include "auth.h"
 #include "jwks-fetch.h"
+#include "pk.h"
 
 #define JWKS_MAX_BYTES      (1024 * 1024)
 #define JWKS_MAX_KEYS       100
@@ -193,7 +194,7 @@ static int take_keys(struct ember_auth_state *st, struct ember_auth_source *src,
                           src->ident, i);
             continue;
         }
-        if (ember_auth_jwk_to_pem(jwk, &keys[nkeys], reason, sizeof(reason)) != EMBER_OK) {
+        if (st->pk->jwk_to_pem(jwk, &keys[nkeys], reason, sizeof(reason)) != EMBER_OK) {
             kid[0] = '\0';
             if (json_object_object_get_ex(jwk, "kid", &v))
                 ember_auth_printable(kid, sizeof(kid), json_object_get_string(v));
@@ -235,7 +236,9 @@ static int fetch(struct ember_auth_state *st, struct ember_auth_source *src,
     int                      ok;
 
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    ember_auth_crypto_ready(st);
+    /* auth-pk.so (GnuTLS) converts the JWKs */
+    if (ember_auth_pk_load(st, ex) != EMBER_OK)
+        return EMBER_ERROR;
     src->nfetches++;
     src->last_attempt = EMBER_AUTH_JWKS_NOW();
     if (fetcher_load(st, ex) != EMBER_OK)
@@ -288,9 +291,9 @@ static int fetch(struct ember_auth_state *st, struct ember_auth_source *src,
     return EMBER_OK;
 }
 
-static int key_fits(const struct ember_auth_jwk *k, jwt_alg_t alg)
+static int key_fits(const struct ember_auth_jwk *k, enum ember_auth_alg alg)
 {
-    if (k->alg != NULL && strcmp(k->alg, jwt_alg_str(alg)) != 0)
+    if (k->alg != NULL && strcmp(k->alg, ember_auth_alg_name(alg)) != 0)
         return 0;
     return ember_auth_key_fits(alg, k->pk, k->curve);
 }
@@ -299,7 +302,7 @@ static int key_fits(const struct ember_auth_jwk *k, jwt_alg_t alg)
  * Finds the key for (alg, kid): 1 found, 0 no key with that kid (a
  * refetch may help), -1 refused (why filled).
  */
-static int lookup(const struct ember_auth_source *src, jwt_alg_t alg, const char *kid,
+static int lookup(const struct ember_auth_source *src, enum ember_auth_alg alg, const char *kid,
                   const struct ember_auth_jwk **key, char *why, size_t whylen)
 {
     const struct ember_auth_jwk *candidate = NULL;
@@ -327,7 +330,7 @@ static int lookup(const struct ember_auth_source *src, jwt_alg_t alg, const char
         if (!seen)
             return 0;
         snprintf(why, whylen, "JWKS key \"%s\" does not fit algorithm %s",
-                 ember_auth_printable(safe, sizeof(safe), kid), jwt_alg_str(alg));
+                 ember_auth_printable(safe, sizeof(safe), kid), ember_auth_alg_name(alg));
         return -1;
     }
     if (n == 1) {
@@ -335,7 +338,7 @@ static int lookup(const struct ember_auth_source *src, jwt_alg_t alg, const char
         return 1;
     }
     snprintf(why, whylen, "token has no kid and the JWKS has %zu keys for %s", n,
-             jwt_alg_str(alg));
+             ember_auth_alg_name(alg));
     return -1;
 }
 
@@ -429,7 +432,7 @@ static int keys_ready(struct ember_auth_state *st, struct ember_auth_source *src
 enum ember_auth_verdict ember_auth_jwks_key(struct ember_auth_state *st,
                                             struct ember_auth_source *src,
                                             struct ember_exchange *ex,
-                                            jwt_alg_t alg, const char *kid,
+                                            enum ember_auth_alg alg, const char *kid,
                                             const struct ember_auth_jwk **key,
                                             char *why, size_t whylen)
 {

@@ -80,12 +80,12 @@ want runtime && link runtime "$(obj tests/fuzz/runtime.c)" -- \
 want apigw  && link apigw  "$(obj tests/fuzz/apigw.c)" "$(obj emu/apigw.c)"
 
 if has EMBER_WITH_AUTH && want auth; then
-    PLUG="-I$src/plugins/common $(pkg-config --cflags libjwt-gnutls gnutls)"
+    PLUG="-I$src/plugins/common $(pkg-config --cflags libjwt-gnutls gnutls nettle)"
     link auth "$(obj tests/fuzz/auth.c "$PLUG")" "$(obj plugins/common/plugutil.c)" \
         $(for f in "$src"/plugins/auth/*.c; do
               case $f in */jwks-fetch.c) continue ;; esac
               obj "plugins/auth/${f##*/}" "$PLUG"; done) \
-        -- $(pkg-config --libs libjwt-gnutls gnutls)
+        -- $(pkg-config --libs libjwt-gnutls gnutls nettle)
 fi
 if has EMBER_WITH_DB && want db; then
     PLUG="-I$src/plugins/common -I$src/plugins/db -I$(pg_config --includedir 2>/dev/null || echo /usr/include/postgresql)"

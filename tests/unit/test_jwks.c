@@ -114,7 +114,7 @@ static int verify(struct ember_auth_source *src, const char *kid, unsigned *fetc
 
     ex.host = &host;
     ex.err = &err;
-    v = ember_auth_jwks_key(&st, src, &ex, JWT_ALG_RS256, kid, &key, why, sizeof(why));
+    v = ember_auth_jwks_key(&st, src, &ex, EMBER_AUTH_RS256, kid, &key, why, sizeof(why));
     *fetched = server_fetches - before;
     *status = err.status;
     if (v == EMBER_AUTH_GOOD && (key == NULL || strcmp(key->kid, kid) != 0))
@@ -174,6 +174,7 @@ int main(void)
              "\"alg\":\"RS256\",\"use\":\"sig\",\"n\":\"%s\",\"e\":\"AQAB\"}]}", n);
     st.host = &host;
     st.fetcher = &fake_fetcher;          /* as if auth-jwks.so were mapped */
+    st.pk = &ember_auth_pk;              /* as if auth-pk.so were mapped (pk.c linked in) */
 
     /* ---- lifetime from max-age (100 s); refresh due at 90 s, before expiry */
     s = source(10, 0, 300, 5, 40);
