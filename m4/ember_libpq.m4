@@ -1,11 +1,15 @@
 # EMBER_WITH_LIBPQ
 # --with-libpq=static|system: which libpq plugins/db.so carries.
-#   static  (default, native builds) a minimal libpq (OpenSSL for sslmode and
+#   static  (the default of native builds) a minimal libpq (OpenSSL for sslmode and
 #           SCRAM; no GSSAPI, LDAP, ICU, zlib) built by deps/libpq-static.sh
 #           from the Debian source package of the installed libpq-dev, pinned
 #           to its version and cached, linked into db.so with its symbols hidden.
 #   system  Debian's libpq.so.5 (and its ~20 libraries), as pkg-config says;
-#           the default when cross-compiling.
+#           the default when cross-compiling, and what a native build falls
+#           back to, with a warning, when --with-libpq is not given and the
+#           static one cannot be built (e.g. the installed libpq-dev's exact
+#           source version is not in the reachable archive: never an older
+#           libpq than the installed one).
 # --with-libpq-openssl=shared|static (with --with-libpq=static): OpenSSL as
 #   libssl.so.3/libcrypto.so.3 (default) or Debian's libssl.a/libcrypto.a
 #   linked into db.so too. Measured (dlopen of db.so from a fresh process,
@@ -22,7 +26,7 @@ AC_DEFUN([EMBER_WITH_LIBPQ], [
        default unless cross-compiling), or the system's libpq.so.5])],
     [], [with_libpq=default])
   AS_CASE([$with_libpq],
-    [default], [AS_IF([test "x$cross_compiling" = xyes], [with_libpq=system], [with_libpq=static])],
+    [default], [AS_IF([test "x$cross_compiling" = xyes], [with_libpq=system], [with_libpq=auto])],
     [static|system], [],
     [AC_MSG_ERROR([--with-libpq=$with_libpq: expected static or system])])
   AC_ARG_WITH([libpq-openssl],
@@ -35,13 +39,19 @@ AC_DEFUN([EMBER_WITH_LIBPQ], [
     [AC_MSG_ERROR([--with-libpq-openssl=$with_libpq_openssl: expected shared or static])])
   AS_IF([test -n "${PQ_CFLAGS+set}${PQ_LIBS+set}"], [with_libpq=system])
   EMBER_LIBPQ=$with_libpq
-  AS_IF([test "x$with_libpq" = xstatic], [
+  AS_IF([test "x$with_libpq" = xauto], [EMBER_LIBPQ=static])
+  AS_IF([test "x$with_libpq" = xstatic || test "x$with_libpq" = xauto], [
     AC_MSG_CHECKING([for a static libpq (deps/libpq-static.sh; the first build takes ~1 min)])
     ember_pq_prefix=`$SHELL "$srcdir/deps/libpq-static.sh" --cc "$CC" ${host_alias:+--host "$host_alias"} 2>config.libpq.log`
     AS_IF([test -z "$ember_pq_prefix" || test ! -f "$ember_pq_prefix/lib/libpq.a"], [
       AC_MSG_RESULT([no])
-      cat config.libpq.log >&2
-      AC_MSG_ERROR([the static libpq could not be built (above; the same in config.libpq.log); configure --with-libpq=system uses the system's libpq.so.5 instead])])
+      tail -n 5 config.libpq.log >&2
+      AS_IF([test "x$with_libpq" = xstatic],
+        [AC_MSG_ERROR([the static libpq could not be built (config.libpq.log says why); configure --with-libpq=system uses the system's libpq.so.5 instead])])
+      AC_MSG_WARN([the static libpq could not be built (config.libpq.log says why): db.so links the system's libpq.so.5 (--with-libpq=system); dlopen of db.so costs ~3 ms more])
+      with_libpq=system
+      EMBER_LIBPQ=system
+    ], [
     AC_MSG_RESULT([$ember_pq_prefix])
     ember_pq_multiarch=`$CC -print-multiarch 2>/dev/null`
     PQ_CFLAGS="-I$ember_pq_prefix/include"
@@ -57,7 +67,9 @@ AC_DEFUN([EMBER_WITH_LIBPQ], [
       dnl inside the -Wl, too: after the archives that need them
       PQ_LIBS="$PQ_LIBS,`echo $PQ_OPENSSL_LIBS | tr ' ' ','` -pthread"
     ])
-  ], [
+    ])
+  ])
+  AS_IF([test "x$with_libpq" = xsystem], [
     PKG_CHECK_MODULES([PQ], [libpq], [],
       [AC_MSG_ERROR([plugin db needs libpq: apt-get install libpq-dev])])
   ])
