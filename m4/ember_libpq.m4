@@ -7,9 +7,9 @@
 #   system  Debian's libpq.so.5 (and its ~20 libraries), as pkg-config says;
 #           the default when cross-compiling, and what a native build falls
 #           back to, with a warning, when --with-libpq is not given and the
-#           static one cannot be built (e.g. the installed libpq-dev's exact
-#           source version is not in the reachable archive: never an older
-#           libpq than the installed one).
+#           static one cannot be built (no network to the archive, say).
+#           When only an older source of the same major can be fetched than
+#           the installed libpq-dev's, that one is built, with a warning.
 # --with-libpq-openssl=shared|static (with --with-libpq=static): OpenSSL as
 #   libssl.so.3/libcrypto.so.3 (default) or Debian's libssl.a/libcrypto.a
 #   linked into db.so too. Measured (dlopen of db.so from a fresh process,
@@ -53,6 +53,13 @@ AC_DEFUN([EMBER_WITH_LIBPQ], [
       EMBER_LIBPQ=system
     ], [
     AC_MSG_RESULT([$ember_pq_prefix])
+    dnl deps/libpq-static.sh builds the newest other source of the same major
+    dnl when the installed version's is not served: say so, loudly
+    AS_IF([grep -q '(installed: ' "$ember_pq_prefix/done" 2>/dev/null &&
+           ! grep -q '^\([[^ ]]*\) \([[^ ]]*\) (installed: \2)' "$ember_pq_prefix/done"], [
+      ember_pq_built=`sed 's/ for .*//' "$ember_pq_prefix/done"`
+      AC_MSG_WARN([the static libpq is not the installed version: $ember_pq_built (the installed version's source is not served; it may lack that release's fixes); configure --with-libpq=system to ship the installed libpq.so.5])
+    ])
     ember_pq_multiarch=`$CC -print-multiarch 2>/dev/null`
     PQ_CFLAGS="-I$ember_pq_prefix/include"
     dnl -Wl, so that libtool passes the archives to the linker without its
