@@ -6,7 +6,7 @@
 # 8 parallel requests make 8 sandboxes (cold), each opening its connection:
 # every answer must be 200 or 503 with Retry-After (at least one of each),
 # nothing else (no 500, no 502 from a sandbox that died).  Then the holders
-# leave and 8 parallel requests again: the same 8 sandboxes (warm, none
+# leave and 8 parallel requests again: the same sandboxes (warm, none
 # replaced) all answer 200, the ones that got 503 having simply tried again.
 # Exit 0 when all holds; what went wrong on stderr.
 
@@ -80,8 +80,15 @@ sh "$top_srcdir/tests/pg.sh" release || fail "could not release the slots"
 burst second /one
 n200=$(grep -c '^200$' "$T/second.status")
 [ "$n200" -eq 8 ] || fail "second burst: $(tr '\n' ' ' <"$T/second.status")"
-# REPORT lines: the second burst ran on the first burst's 8 sandboxes, warm
+# REPORT lines: the second burst ran on the first burst's sandboxes, warm.
+# How many sandboxes the first burst made depends on the machine: a quick
+# 503 frees its sandbox, and on a slow machine a later request of the same
+# burst may reuse it (so 1..8, never asserted exactly).  A sandbox that died
+# would have answered 502 above; one replaced would push the cold starts past
+# the 8 that 8 concurrent requests can ever need.
 cold=$(grep -c 'REPORT.*Start: cold' "$T/local.log")
-[ "$cold" -eq 8 ] || fail "$cold cold starts (8 expected: a sandbox was replaced?)"
-echo "db-burst: second burst: 8 x 200 on the same 8 sandboxes" >&2
+warm=$(grep -c 'REPORT.*Start: warm' "$T/local.log")
+[ "$cold" -le 8 ] || fail "$cold cold starts (at most 8: a sandbox was replaced?)"
+[ "$warm" -ge 8 ] || fail "only $warm warm starts: the second burst did not reuse the first's sandboxes"
+echo "db-burst: second burst: 8 x 200 on the first burst's sandboxes ($cold cold starts in all)" >&2
 exit 0
