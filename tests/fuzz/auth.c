@@ -172,6 +172,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     fz_exchange_init(&x, pool, &req);
     rc = ember_plugin_auth.handle(p.state, p.route_state[route], &x.ex);
+    if (getenv("FUZZ_VERBOSE") != NULL)
+        fprintf(stderr, "fuzz auth: mode %u route %u: rc %d status %d: %s\n", mode, route, rc,
+                x.res.status, x.err.message);
     if (rc == EMBER_CONTINUE) {
         if (mode != 2)
             abort();                            /* let through without a signature */
