@@ -536,7 +536,8 @@ static void header_groups(struct built *b, int lower, struct groups *gs)
             if (cookie_done)
                 continue;     /* the first Cookie header carries them all */
             cookie_done = 1;
-            value = b->cookie_header;
+            if (b->cookie_header != NULL)   /* NULL: an empty Cookie, nothing to merge */
+                value = b->cookie_header;
         }
         if (lower)
             name = keep(&b->s, lower_dup(name));
