@@ -314,12 +314,16 @@ static void json_string_state(const char *text, size_t n, int *in)
 
 static const char *const tpl_type_names[] = { "", "number", "bool", "json" };
 
-/* What a placeholder reads as in the probe the template is checked with. */
+/* What a placeholder reads as in the probe the template is checked with.
+   Outside a string it stands apart (spaces around it): a value must be a
+   JSON value of its own, never glued to a neighbour ("1{{n:number}}" with
+   -5 is "1-5", "{{a:number}}{{b:number}}" two numbers run together), which
+   json-c's parser would not catch on a bare "0" ("00" reads as 0). */
 static const char *tpl_probe(const struct tpl_part *p)
 {
     if (p->in_string)
         return "0";
-    return p->type == TPL_BOOL ? "true" : p->type == TPL_JSON ? "null" : "0";
+    return p->type == TPL_BOOL ? " true " : p->type == TPL_JSON ? " null " : " 0 ";
 }
 
 static int tpl_source(const char *a, size_t len, enum tpl_kind *kind)
