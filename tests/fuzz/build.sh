@@ -79,9 +79,14 @@ want runtime && link runtime "$(obj tests/fuzz/runtime.c)" -- \
     -Wl,--wrap=socket,--wrap=connect,--wrap=sendmsg,--wrap=recv,--wrap=close
 want apigw  && link apigw  "$(obj tests/fuzz/apigw.c)" "$(obj emu/apigw.c)"
 
+# plugins/common/*.c: the helpers plugins link in (plugutil, httpget, ...)
+common() {
+    for f in "$src"/plugins/common/*.c; do obj "plugins/common/${f##*/}" "-I$src/plugins/common"; done
+}
+
 if has EMBER_WITH_AUTH && want auth; then
     PLUG="-I$src/plugins/common $(pkg-config --cflags libjwt-gnutls gnutls nettle)"
-    link auth "$(obj tests/fuzz/auth.c "$PLUG")" "$(obj plugins/common/plugutil.c)" \
+    link auth "$(obj tests/fuzz/auth.c "$PLUG")" $(common) \
         $(for f in "$src"/plugins/auth/*.c; do
               case $f in */jwks-fetch.c) continue ;; esac
               obj "plugins/auth/${f##*/}" "$PLUG"; done) \
@@ -90,13 +95,13 @@ fi
 if has EMBER_WITH_DB && want db; then
     PLUG="-I$src/plugins/common -I$src/plugins/db -I$(pg_config --includedir 2>/dev/null || echo /usr/include/postgresql)"
     PLUG="$PLUG $(pkg-config --cflags nettle)"
-    link db "$(obj tests/fuzz/db.c "$PLUG")" "$(obj plugins/common/plugutil.c)" \
+    link db "$(obj tests/fuzz/db.c "$PLUG")" $(common) \
         $(for f in "$src"/plugins/db/*.c; do obj "plugins/db/${f##*/}" "$PLUG"; done) \
         -- -lpq $(pkg-config --libs nettle)
 fi
 if has EMBER_WITH_RESPONSE && want response; then
     PLUG="-I$src/plugins/common"
-    link response "$(obj tests/fuzz/response.c "$PLUG")" "$(obj plugins/common/plugutil.c)" \
+    link response "$(obj tests/fuzz/response.c "$PLUG")" $(common) \
         $(for f in "$src"/plugins/response/*.c; do obj "plugins/response/${f##*/}" "$PLUG"; done)
 fi
 mv "$out/targets.new" "$out/targets"
