@@ -5,8 +5,8 @@
  * quoted" (with \" \\ \n \t escapes) or 'single quoted' (verbatim).
  *
  *   log_level     info                 # TRACE..FATAL; AWS_LAMBDA_LOG_LEVEL wins
- *   strip_stage   auto|off|NAME        # drop "/<stage>" from paths (default auto)
- *   plugin_dir    /opt/ember/plugins   # default $LAMBDA_TASK_ROOT/plugins
+ *   strip_stage   auto|off|NAME        # drop "/<stage>" where an HTTP API put it (auto, default)
+ *   plugin_dir    /opt/ember/plugins   # $EMBER_PLUGIN_DIR wins; default $LAMBDA_TASK_ROOT/plugins
  *   server_timing on|off               # journey header on cold responses
  *
  *   plugin auth {                      # settings shared by every route

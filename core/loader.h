@@ -28,8 +28,9 @@ struct ember_plugins;
 
 /*
  * One slot for each plugin the config's routes name.  dir: the plugin
- * directory (conf plugin_dir, else $EMBER_PLUGIN_DIR, else
- * $LAMBDA_TASK_ROOT/plugins, else the install's pkglibdir).
+ * directories (colon-separated) as core/main.c's plugin_dir() picks them:
+ * $EMBER_PLUGIN_DIR, else the config's plugin_dir, else
+ * $LAMBDA_TASK_ROOT/plugins, else the install's pkglibdir.
  */
 int  ember_plugins_create(struct ember_plugins **ps, const struct ember_conf *conf,
                           const char *dir, const struct ember_host *host);

@@ -2,7 +2,7 @@
  * main.c - the bootstrap: read the environment and the config, then serve
  * invocations from the Lambda Runtime API until told to stop.
  *
- * Start-up does only what it cannot avoid (the laziness rule of DESIGN.md):
+ * Start-up does only what it cannot avoid (the laziness rule, README's "What it is"):
  * parse and validate the whole config, build the route table, and ask for
  * the first event.  No plugin is loaded and no connection opened here
  * unless EMBER_PRELOAD asks for it.

@@ -1,6 +1,6 @@
 /*
- * cases.h - the route-level cases (tests/routes/SUITE/NN-name.json, the
- * format of notes/CASES.md), once: loading them, ${VAR}, the checks, the
+ * cases.h - the route-level cases (tests/routes/SUITE/NN-name.json, in the
+ * format described below), once: loading them, ${VAR}, the checks, the
  * run and its TAP.  What differs is how a case's request reaches the
  * function and how its answer comes back, a transport:
  *
