@@ -26,6 +26,7 @@
 #include <strings.h>
 
 #include "cors.h"
+#include "text.h"
 
 #define CORS_STEP             "response"
 #define DEFAULT_CORS_METHODS  "GET, HEAD, POST, PUT, PATCH, DELETE"
@@ -38,16 +39,6 @@ struct ember_cors {
     long        max_age;         /* -1: not sent */
     int         credentials;
 };
-
-static int is_token(const char *s)
-{
-    if (*s == '\0')
-        return 0;
-    for (; *s != '\0'; s++)
-        if (!isalnum((unsigned char) *s) && strchr("!#$%&'*+-.^_`|~", *s) == NULL)
-            return 0;
-    return 1;
-}
 
 /* argv joined with ", " (pool). */
 static const char *join_args(struct ember_pool *pool, const struct ember_conf_directive *d)
@@ -123,7 +114,7 @@ int ember_cors_build(struct ember_cors **out, const struct ember_conf *conf,
     d = find(rb, gb, "cors_methods");
     if (d != NULL) {
         for (k = 0; k < d->argc; k++)
-            if (!is_token(d->argv[k])) {
+            if (!ember_http_token(d->argv[k])) {
                 cors_error(errs, d, "not a method", d->argv[k]);
                 failed = 1;
             }
@@ -132,7 +123,7 @@ int ember_cors_build(struct ember_cors **out, const struct ember_conf *conf,
     d = find(rb, gb, "cors_headers");
     if (d != NULL) {
         for (k = 0; k < d->argc; k++)
-            if (!is_token(d->argv[k]) && strcmp(d->argv[k], "*") != 0) {
+            if (!ember_http_token(d->argv[k]) && strcmp(d->argv[k], "*") != 0) {
                 cors_error(errs, d, "not a header name", d->argv[k]);
                 failed = 1;
             }

@@ -1,5 +1,6 @@
 /*
- * event.c - Lambda events <-> struct ember_request / ember_response.
+ * event.c - a Lambda event -> struct ember_request (the answer's JSON is
+ * event-response.c's).
  *
  * The source is read off the event itself (see event.h).  What each source
  * hands us, and so what we undo here:
@@ -38,16 +39,18 @@
 
 #include <json-c/json.h>
 
+#include "base64.h"
 #include "buf.h"
 #include "error.h"
 #include "event.h"
+#include "json-strict.h"
 #include "pct.h"
 #include "pool.h"
+#include "text.h"
 
 #define KEY_SHOWN   64      /* how much of an event's key a message repeats */
 #define WHAT_MAX    (KEY_SHOWN + 64)
 #define METHOD_MAX  32
-#define BODY_MAX    ((size_t) 1 << 30)     /* a response body we refuse to encode */
 
 static const char *const source_names[] = {
     [EMBER_SRC_NONE] = NULL,
@@ -124,12 +127,6 @@ static void ascii_upper(char *s)
     for (; *s; s++)
         if (*s >= 'a' && *s <= 'z')
             *s = (char) (*s - 'a' + 'A');
-}
-
-static int is_tchar(unsigned char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
-           || (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
 }
 
 /*
@@ -435,7 +432,7 @@ static int take_method(struct parse *p, struct json_object *o, const char *key,
     if (n == 0 || n > METHOD_MAX)
         return bad(p, "event: %s: not an HTTP method", what);
     for (i = 0; i < n; i++)
-        if (!is_tchar((unsigned char) m[i]))
+        if (!ember_http_tchar((unsigned char) m[i]))
             return bad(p, "event: %s: not an HTTP method", what);
     ascii_upper((char *) m);
     p->ev->req.method = m;
@@ -639,13 +636,8 @@ static int parse_v2(struct parse *p, struct json_object *root, struct json_objec
     return 0;
 }
 
-static int is_json_space(char c)
-{
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-}
-
 /*
- * The tokener of every event: made once, reset before each parse (a new one
+ * The tokener of every event: made once, reused for each parse (a new one
  * per event costs its allocations on the warm path).  The bootstrap parses
  * one event at a time.  Never freed: it lives as long as the process.
  */
@@ -657,60 +649,29 @@ static struct json_tokener *event_tokener(void)
         tok = json_tokener_new();
         if (tok == NULL)
             abort();
-        json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
     }
-    json_tokener_reset(tok);
     return tok;
 }
 
 /*
- * The event's JSON tree, or NULL with err filled.  The caller owns the
- * result (json_object_put).  JSON null parses to NULL too: *is_null says so.
+ * The event's JSON tree (common/json-strict.c's rules: one value, strictly), or
+ * NULL with err filled.  The caller owns the result (json_object_put).
+ * JSON null parses to NULL too: *is_null says so.
  */
 static struct json_object *parse_json(const char *json, size_t len, struct ember_error *err,
                                       int *is_null)
 {
-    struct json_tokener    *tok;
-    struct json_object     *root;
-    enum json_tokener_error jerr;
-    size_t                  end;
-    const char             *nul;
+    struct json_object *root;
+    const char         *why;
+    size_t              at;
 
     *is_null = 0;
     if (len > INT32_MAX - 1) {
         ember_fail(err, 400, "event: too large (%zu bytes)", len);
         return NULL;
     }
-    if (json == NULL)
-        json = "";
-    /* the tokener reads a NUL as the end of its input: no raw NUL gets by */
-    nul = memchr(json, '\0', len);
-    if (nul != NULL) {
-        ember_fail(err, 400, "event: invalid JSON at offset %zu: NUL byte",
-                   (size_t) (nul - json));
-        return NULL;
-    }
-    tok = event_tokener();
-    root = json_tokener_parse_ex(tok, json, (int) len);
-    jerr = json_tokener_get_error(tok);
-    end = json_tokener_get_parse_end(tok);
-    if (jerr == json_tokener_continue) {
-        /* end of input: lets a bare number or literal finish */
-        root = json_tokener_parse_ex(tok, "", 1);
-        jerr = json_tokener_get_error(tok);
-        end = len;
-    }
-    if (jerr != json_tokener_success) {
-        ember_fail(err, 400, "event: invalid JSON at offset %zu: %s", end,
-                   json_tokener_error_desc(jerr));
-        json_object_put(root);
-        return NULL;
-    }
-    while (end < len && is_json_space(json[end]))
-        end++;
-    if (end < len) {
-        ember_fail(err, 400, "event: invalid JSON at offset %zu: trailing data", end);
-        json_object_put(root);
+    if (ember_json_parse(event_tokener(), json, len, &root, &at, &why) != 0) {
+        ember_fail(err, 400, "event: invalid JSON at offset %zu: %s", at, why);
         return NULL;
     }
     *is_null = root == NULL;
@@ -816,208 +777,30 @@ void ember_event_strip(struct ember_event *ev, const char *prefix)
     ev->req.path = end ? ev->req.path + 1 + plen : "/";
 }
 
-/* ------------------------------------------------------------ responses */
+/* ------------------------------------------------------------ base64 in the pool */
 
-/* Strict UTF-8: no overlong forms, no surrogates, nothing above U+10FFFF. */
-int ember_utf8_valid(const unsigned char *s, size_t n)
+char *ember_base64_encode(struct ember_pool *pool, const void *data, size_t len, size_t *outlen)
 {
-    size_t i = 0;
+    size_t n = ember_b64_encoded_len(EMBER_B64_STD, len);
+    char  *out;
 
-    while (i < n) {
-        unsigned char c = s[i];
-        size_t        k, need;
-        uint32_t      cp;
-
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        if (c >= 0xc2 && c <= 0xdf) {
-            need = 1;
-            cp = c & 0x1f;
-        } else if (c >= 0xe0 && c <= 0xef) {
-            need = 2;
-            cp = c & 0x0f;
-        } else if (c >= 0xf0 && c <= 0xf4) {
-            need = 3;
-            cp = c & 0x07;
-        } else {
-            return 0;
-        }
-        if (n - i <= need)
-            return 0;
-        for (k = 1; k <= need; k++) {
-            if ((s[i + k] & 0xc0) != 0x80)
-                return 0;
-            cp = cp << 6 | (s[i + k] & 0x3f);
-        }
-        if ((need == 2 && cp < 0x800) || (need == 3 && cp < 0x10000)
-            || (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
-            return 0;
-        i += need + 1;
-    }
-    return 1;
-}
-
-static const char *hname(const struct ember_response *res, size_t i)
-{
-    return res->headers[i].name ? res->headers[i].name : "";
-}
-
-static const char *hvalue(const struct ember_response *res, size_t i)
-{
-    return res->headers[i].value ? res->headers[i].value : "";
-}
-
-/* Whether header i's name appeared before it (names compare without case). */
-static int seen_before(const struct ember_response *res, size_t i)
-{
-    size_t j;
-
-    for (j = 0; j < i; j++)
-        if (strcasecmp(hname(res, j), hname(res, i)) == 0)
-            return 1;
-    return 0;
-}
-
-static int is_set_cookie(const char *name)
-{
-    return strcasecmp(name, "set-cookie") == 0;
-}
-
-/* {"Name": ["v1", "v2"]}: every value, in order.  Caller owns the result. */
-static struct json_object *multi_headers(const struct ember_response *res)
-{
-    struct json_object *o = json_object_new_object();
-    size_t              i, j;
-
-    for (i = 0; i < res->nheaders; i++) {
-        struct json_object *arr;
-
-        if (seen_before(res, i))
-            continue;
-        arr = json_object_new_array();
-        for (j = i; j < res->nheaders; j++)
-            if (strcasecmp(hname(res, j), hname(res, i)) == 0)
-                json_object_array_add(arr, json_object_new_string(hvalue(res, j)));
-        json_object_object_add(o, hname(res, i), arr);
-    }
-    return o;
-}
-
-/*
- * {"Name": "value"}: one value per name, the last one (`join` 0), or all
- * joined with ", " (`join` 1; set-cookie still keeps the last, as cookies
- * cannot be joined).  With `skip_cookies`, set-cookie is left out.
- * Caller owns the result.
- */
-static struct json_object *single_headers(const struct ember_response *res, int join,
-                                          int skip_cookies)
-{
-    struct json_object *o = json_object_new_object();
-    struct ember_buf    b = EMBER_BUF_INIT;
-    size_t              i, j;
-
-    for (i = 0; i < res->nheaders; i++) {
-        int cookie = is_set_cookie(hname(res, i));
-
-        if (seen_before(res, i) || (cookie && skip_cookies))
-            continue;
-        ember_buf_reset(&b);
-        for (j = i; j < res->nheaders; j++) {
-            if (strcasecmp(hname(res, j), hname(res, i)) != 0)
-                continue;
-            if (b.len > 0 && join && !cookie)
-                ember_buf_append(&b, ", ", 2);
-            else
-                ember_buf_reset(&b);
-            ember_buf_puts(&b, hvalue(res, j));
-        }
-        json_object_object_add(o, hname(res, i), json_object_new_string(ember_buf_str(&b)));
-    }
-    ember_buf_free(&b);
-    return o;
-}
-
-/* Add body and isBase64Encoded to o, encoding a binary body. */
-static void add_body(struct json_object *o, const struct ember_response *res,
-                     struct ember_pool *pool)
-{
-    const char *body = res->body ? res->body : "";
-    size_t      n = res->body ? res->body_len : 0;
-    int         b64 = res->binary || !ember_utf8_valid((const unsigned char *) body, n);
-
-    if (b64) {
-        size_t enc_len;
-        char  *enc = ember_base64_encode(pool, body, n, &enc_len);
-
-        json_object_object_add(o, "body", json_object_new_string_len(enc, (int) enc_len));
-    } else {
-        json_object_object_add(o, "body", json_object_new_string_len(body, (int) n));
-    }
-    json_object_object_add(o, "isBase64Encoded", json_object_new_boolean(b64));
-}
-
-char *ember_event_response(const struct ember_event *ev, const struct ember_response *res,
-                           struct ember_pool *pool, size_t *len)
-{
-    struct json_object *o;
-    enum ember_source   src = ev ? ev->source : EMBER_SRC_NONE;
-    int                 status = res->status;
-    const char         *s;
-    char               *out;
-    size_t              n, i;
-
-    if (res->body != NULL && res->body_len > BODY_MAX) {
-        /* json-c strings are int-sized; Lambda takes 6 MB anyway */
-        static const struct ember_kv json_type = { "content-type", "application/json" };
-        static const char msg[] = "{\"message\":\"Internal Server Error\"}";
-        struct ember_response too_big = {
-            .status = 500, .headers = (struct ember_kv *) &json_type, .nheaders = 1,
-            .body = msg, .body_len = sizeof(msg) - 1,
-        };
-
-        return ember_event_response(ev, &too_big, pool, len);
-    }
-    if (status < 100 || status > 599)
-        status = 500;   /* nobody answered, or nonsense: never pass it on */
-    o = json_object_new_object();
-    json_object_object_add(o, "statusCode", json_object_new_int(status));
-    switch (src) {
-    case EMBER_SRC_V1:
-        json_object_object_add(o, "headers", single_headers(res, 0, 0));
-        json_object_object_add(o, "multiValueHeaders", multi_headers(res));
-        break;
-    case EMBER_SRC_ALB:
-        json_object_object_add(o, "statusDescription",
-                               json_object_new_string(ember_pool_sprintf(
-                                   pool, "%d %s", status, ember_reason_phrase(status))));
-        if (ev->multi_value)
-            json_object_object_add(o, "multiValueHeaders", multi_headers(res));
-        else
-            json_object_object_add(o, "headers", single_headers(res, 1, 0));
-        break;
-    default:    /* v2, url; and the simplest shape for an unknown source */
-        json_object_object_add(o, "headers", single_headers(res, 1, 1));
-        for (i = 0; i < res->nheaders; i++) {
-            struct json_object *cookies;
-
-            if (!is_set_cookie(hname(res, i)))
-                continue;
-            if (!json_object_object_get_ex(o, "cookies", &cookies)) {
-                cookies = json_object_new_array();
-                json_object_object_add(o, "cookies", cookies);
-            }
-            json_object_array_add(cookies, json_object_new_string(hvalue(res, i)));
-        }
-        break;
-    }
-    add_body(o, res, pool);
-    s = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN
-                                             | JSON_C_TO_STRING_NOSLASHESCAPE, &n);
-    out = ember_pool_strndup(pool, s, n);
-    json_object_put(o);
-    if (len)
-        *len = n;
+    if (n == SIZE_MAX)
+        abort();    /* larger than any object in memory can be */
+    out = ember_pool_alloc(pool, n + 1);
+    ember_b64_encode(EMBER_B64_STD, data, len, out);
+    if (outlen)
+        *outlen = n;
     return out;
+}
+
+int ember_base64_decode(struct ember_pool *pool, const char *s, size_t len,
+                        char **out, size_t *outlen)
+{
+    unsigned char *dst = ember_pool_alloc(pool, ember_b64_decoded_max(len));
+
+    *out = NULL;
+    if (ember_b64_decode(EMBER_B64_STD, s, len, dst, outlen) != 0)
+        return -1;
+    *out = (char *) dst;
+    return 0;
 }

@@ -1,5 +1,6 @@
 /*
- * event.h - Lambda events <-> struct ember_request / ember_response.
+ * event.h - Lambda events <-> struct ember_request / ember_response
+ * (core/event.c parses, core/event-response.c answers).
  *
  * Sources, detected from the event itself:
  *   v1  API Gateway REST API (payload 1.0): "httpMethod", "requestContext" without "elb";
@@ -14,6 +15,7 @@
 #include <stddef.h>
 #include <ember/plugin.h>
 #include "pool.h"
+#include "text.h"          /* ember_utf8_valid, for the users of this header */
 
 enum ember_source {
     EMBER_SRC_NONE = 0,     /* not an HTTP event we know */
@@ -68,11 +70,8 @@ void ember_event_strip(struct ember_event *ev, const char *prefix);
 char *ember_event_response(const struct ember_event *ev, const struct ember_response *res,
                            struct ember_pool *pool, size_t *len);
 
-/* Strict UTF-8 (no overlong forms, surrogates or code points past U+10FFFF):
-   a body that is not is sent base64-encoded. */
-int ember_utf8_valid(const unsigned char *s, size_t n);
-
-/* Base64 (standard alphabet, padding optional on input). Pool-allocated. */
+/* Base64 (standard alphabet, padding full or none on input; common/base64.c's
+   rules) in the pool.  Decoding: -1 on invalid input (*out NULL). */
 char *ember_base64_encode(struct ember_pool *pool, const void *data, size_t len, size_t *outlen);
 int   ember_base64_decode(struct ember_pool *pool, const char *s, size_t len,
                           char **out, size_t *outlen);   /* -1 on invalid input */

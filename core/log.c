@@ -20,6 +20,7 @@
 
 #include "buf.h"
 #include "log.h"
+#include "text.h"
 #include "xalloc.h"
 
 static const char *const level_names[] = { "TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL" };
@@ -90,40 +91,6 @@ static void put_plain(struct ember_buf *b, const char *s, size_t n)
     ember_buf_append(b, s + start, n - start);
 }
 
-/* Length of the valid UTF-8 sequence at s (at most n bytes), 0 if invalid. */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-    size_t len, i;
-    unsigned int cp;
-
-    if (s[0] < 0x80)
-        return 1;
-    if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-        len = 2;
-        cp = s[0] & 0x1f;
-    } else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-        len = 3;
-        cp = s[0] & 0x0f;
-    } else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-        len = 4;
-        cp = s[0] & 0x07;
-    } else {
-        return 0;
-    }
-    if (len > n)
-        return 0;
-    for (i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3f);
-    }
-    /* overlong, surrogate or beyond U+10FFFF */
-    if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff))
-        || (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    return len;
-}
-
 /* A JSON string: escapes, and U+FFFD for bytes that are not UTF-8. */
 static void put_json(struct ember_buf *b, const char *s, size_t n)
 {
@@ -145,7 +112,7 @@ static void put_json(struct ember_buf *b, const char *s, size_t n)
             i++;
             continue;
         }
-        len = utf8_len(u + i, n - i);
+        len = ember_utf8_len(u + i, n - i);
         if (len == 0) {
             ember_buf_append(b, "\xef\xbf\xbd", 3);
             i++;

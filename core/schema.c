@@ -11,6 +11,7 @@
 #include <strings.h>
 
 #include "schema.h"
+#include "text.h"
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -207,20 +208,6 @@ static int is_int(const char *s, long min, long max)
     return val >= min && val <= max;
 }
 
-static int is_env_name(const char *s)
-{
-    size_t i;
-
-    if (!((s[0] >= 'A' && s[0] <= 'Z') || (s[0] >= 'a' && s[0] <= 'z') || s[0] == '_'))
-        return 0;
-    for (i = 1; s[i] != '\0'; i++) {
-        if (!((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= 'a' && s[i] <= 'z')
-              || (s[i] >= '0' && s[i] <= '9') || s[i] == '_'))
-            return 0;
-    }
-    return 1;
-}
-
 /* scheme://rest, rest not empty, scheme one of `schemes` (any if NULL), any case. */
 static int is_url(const char *s, const char *schemes)
 {
@@ -265,7 +252,7 @@ static int type_check(const struct ember_directive *d, const char *v, struct emb
                          d->values ? d->values : "(nothing)");
         break;
     case EMBER_T_ENV:
-        if (is_env_name(v))
+        if (ember_env_name(v))
             return 0;
         ember_buf_printf(why, "directive \"%s\": expected the name of an environment variable "
                          "([A-Za-z_][A-Za-z0-9_]*), got \"", d->name);

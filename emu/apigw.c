@@ -28,6 +28,8 @@
 #include <json-c/json.h>
 
 #include "apigw.h"
+#include "base64.h"
+#include "json-strict.h"
 #include "buf.h"
 #include "error.h"
 #include "pct.h"
@@ -135,80 +137,29 @@ static char *pct_decode(const char *s, size_t n)
     return pct_decode_len(s, n, NULL);
 }
 
-static const char b64chars[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-/* Standard base64 with padding. Caller frees. */
+/* Standard base64 with padding (common/base64.c). Caller frees. */
 static char *b64_encode(const void *data, size_t len)
 {
-    const unsigned char *p = data;
-    char                *out = ember_xmalloc((len + 2) / 3 * 4 + 1);
-    size_t               i, j = 0;
+    char *out = ember_xmalloc(ember_b64_encoded_len(EMBER_B64_STD, len) + 1);
 
-    for (i = 0; i + 2 < len; i += 3) {
-        out[j++] = b64chars[p[i] >> 2];
-        out[j++] = b64chars[((p[i] & 3) << 4) | (p[i + 1] >> 4)];
-        out[j++] = b64chars[((p[i + 1] & 15) << 2) | (p[i + 2] >> 6)];
-        out[j++] = b64chars[p[i + 2] & 63];
-    }
-    if (i < len) {
-        out[j++] = b64chars[p[i] >> 2];
-        if (i + 1 < len) {
-            out[j++] = b64chars[((p[i] & 3) << 4) | (p[i + 1] >> 4)];
-            out[j++] = b64chars[(p[i + 1] & 15) << 2];
-        } else {
-            out[j++] = b64chars[(p[i] & 3) << 4];
-            out[j++] = '=';
-        }
-        out[j++] = '=';
-    }
-    out[j] = '\0';
+    ember_b64_encode(EMBER_B64_STD, data, len, out);
     return out;
 }
 
-static int b64val(int c)
-{
-    const char *p;
-
-    if (c == '\0')
-        return -1;
-    p = strchr(b64chars, c);
-    return p ? (int) (p - b64chars) : -1;
-}
-
 /*
- * Decode standard base64; padding optional, no whitespace.  On success
- * *out (caller frees, NUL-terminated) and *outlen are set; -1 if invalid.
+ * Decode standard base64 (common/base64.c's rules: padding full or none, no
+ * whitespace).  On success *out (caller frees, NUL-terminated) and *outlen
+ * are set; -1 if invalid.
  */
 static int b64_decode(const char *s, size_t len, char **out, size_t *outlen)
 {
-    unsigned char *d;
-    size_t         i, j = 0, n = len;
-    unsigned int   acc = 0;
-    int            bits = 0;
+    unsigned char *d = ember_xmalloc(ember_b64_decoded_max(len));
 
-    while (n > 0 && s[n - 1] == '=')
-        n--;
-    if (len - n > 2 || (len % 4 != 0 && len != n) || n % 4 == 1)
+    if (ember_b64_decode(EMBER_B64_STD, s, len, d, outlen) != 0) {
+        free(d);
         return -1;
-    d = ember_xmalloc(n / 4 * 3 + 3 + 1);
-    for (i = 0; i < n; i++) {
-        int v = b64val((unsigned char) s[i]);
-
-        if (v < 0) {
-            free(d);
-            return -1;
-        }
-        acc = (acc << 6) | (unsigned int) v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            d[j++] = (unsigned char) ((acc >> bits) & 0xff);
-        }
     }
-    d[j] = '\0';
     *out = (char *) d;
-    *outlen = j;
     return 0;
 }
 
@@ -920,48 +871,18 @@ const char *ember_apigw_response_header(const struct ember_apigw_response *res,
 }
 
 /*
- * Parse exactly len bytes as one JSON value (surrounding whitespace
- * allowed).  0 with *out set (a new object; NULL for `null`), or -1.
+ * Parse exactly len bytes as one JSON value (common/json-strict.c's rules).
+ * 0 with *out set (a new object; NULL for `null`), or -1 with why.
  */
 static int parse_json(const char *s, size_t len, json_object **out, char *why, size_t whylen)
 {
-    struct json_tokener     *tok;
-    enum json_tokener_error  jerr;
-    json_object             *o;
-    char                    *copy;
-    size_t                   end;
+    const char *bad;
+    size_t      at;
 
-    *out = NULL;
-    if (len > 0x7ffffff0u) {
-        snprintf(why, whylen, "too large");
+    if (ember_json_parse(NULL, s, len, out, &at, &bad) != 0) {
+        snprintf(why, whylen, "%s at offset %zu", bad, at);
         return -1;
     }
-    copy = ember_xmalloc(len + 1);
-    memcpy(copy, s, len);
-    copy[len] = '\0';
-    tok = json_tokener_new();
-    json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
-    /* the terminating NUL ends a top-level number or literal */
-    o = json_tokener_parse_ex(tok, copy, (int) len + 1);
-    jerr = json_tokener_get_error(tok);
-    end = json_tokener_get_parse_end(tok);
-    if (jerr != json_tokener_success) {
-        snprintf(why, whylen, "%s at offset %zu", json_tokener_error_desc(jerr), end);
-        json_tokener_free(tok);
-        free(copy);
-        return -1;
-    }
-    json_tokener_free(tok);
-    while (end < len && isspace((unsigned char) copy[end]))
-        end++;
-    if (end < len) {
-        snprintf(why, whylen, "trailing bytes at offset %zu", end);
-        json_object_put(o);
-        free(copy);
-        return -1;
-    }
-    free(copy);
-    *out = o;
     return 0;
 }
 

@@ -18,33 +18,16 @@
 #include <gnutls/crypto.h>
 #include <json-c/json.h>
 
+#include "base64.h"
 #include "error.h"
 #include "xalloc.h"
 #include "token.h"
 
 char *ember_base64url(const void *data, size_t len)
 {
-    static const char abc[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    const unsigned char *p = data;
-    char *out = ember_xmalloc(len / 3 * 4 + 5), *o = out;
-    size_t i;
+    char *out = ember_xmalloc(ember_b64_encoded_len(EMBER_B64_URL, len) + 1);
 
-    for (i = 0; i + 2 < len; i += 3) {
-        *o++ = abc[p[i] >> 2];
-        *o++ = abc[((p[i] & 3) << 4) | (p[i + 1] >> 4)];
-        *o++ = abc[((p[i + 1] & 15) << 2) | (p[i + 2] >> 6)];
-        *o++ = abc[p[i + 2] & 63];
-    }
-    if (len - i == 1) {
-        *o++ = abc[p[i] >> 2];
-        *o++ = abc[(p[i] & 3) << 4];
-    } else if (len - i == 2) {
-        *o++ = abc[p[i] >> 2];
-        *o++ = abc[((p[i] & 3) << 4) | (p[i + 1] >> 4)];
-        *o++ = abc[(p[i + 1] & 15) << 2];
-    }
-    *o = '\0';
+    ember_b64_encode(EMBER_B64_URL, data, len, out);
     return out;
 }
 

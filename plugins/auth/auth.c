@@ -37,7 +37,9 @@
 #include <stdint.h>
 
 #include "auth.h"
+#include "json-strict.h"
 #include "pk.h"
+#include "text.h"
 
 #define DEFAULT_HEADER           "authorization"
 #define DEFAULT_SCHEME           "Bearer"
@@ -247,33 +249,6 @@ static int parse_long(const char *s, long min, long max, long *out)
     return ember_pu_parse_long(s, min, max, out);
 }
 
-static int env_name_ok(const char *s)
-{
-    size_t i;
-
-    if (!((s[0] >= 'A' && s[0] <= 'Z') || (s[0] >= 'a' && s[0] <= 'z') || s[0] == '_'))
-        return 0;
-    for (i = 1; s[i] != '\0'; i++) {
-        if (!((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= 'a' && s[i] <= 'z')
-              || (s[i] >= '0' && s[i] <= '9') || s[i] == '_'))
-            return 0;
-    }
-    return 1;
-}
-
-/* An HTTP token (RFC 9110 tchar), for header names and the scheme. */
-static int http_token_ok(const char *s)
-{
-    size_t i;
-
-    for (i = 0; s[i] != '\0'; i++) {
-        if (!((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= 'a' && s[i] <= 'z')
-              || (s[i] >= '0' && s[i] <= '9') || strchr("!#$%&'*+-.^_`|~", s[i]) != NULL))
-            return 0;
-    }
-    return i > 0;
-}
-
 /* A path relative to the directory of the config file that names it.
    Returns a string owned by the caller. */
 static char *conf_path(const struct ember_conf_directive *d, const char *path)
@@ -368,10 +343,10 @@ static int conf_check(struct ember_auth_state *st, struct ember_auth_conf *c, in
     if (check_algorithms(host, c, err) != EMBER_OK)
         return EMBER_ERROR;
     d = c->d[D_SECRET_ENV];
-    if (d != NULL && !env_name_ok(d->argv[0]))
+    if (d != NULL && !ember_env_name(d->argv[0]))
         return conf_error(host, err, d, "\"%s\" is not an environment variable name", d->argv[0]);
     d = c->d[D_PUBLIC_KEY_ENV];
-    if (d != NULL && !env_name_ok(d->argv[0]))
+    if (d != NULL && !ember_env_name(d->argv[0]))
         return conf_error(host, err, d, "\"%s\" is not an environment variable name", d->argv[0]);
     d = c->d[D_PUBLIC_KEY_FILE];
     if (d != NULL && d->argv[0][0] == '\0')
@@ -419,14 +394,14 @@ static int conf_check(struct ember_auth_state *st, struct ember_auth_conf *c, in
     c->header = DEFAULT_HEADER;
     d = c->d[D_HEADER];
     if (d != NULL) {
-        if (!http_token_ok(d->argv[0]))
+        if (!ember_http_token(d->argv[0]))
             return conf_error(host, err, d, "\"%s\" is not a header name", d->argv[0]);
         c->header = d->argv[0];
     }
     c->scheme = DEFAULT_SCHEME;
     d = c->d[D_SCHEME];
     if (d != NULL) {
-        if (d->argv[0][0] != '\0' && !http_token_ok(d->argv[0]))
+        if (d->argv[0][0] != '\0' && !ember_http_token(d->argv[0]))
             return conf_error(host, err, d, "\"%s\" is not an authentication scheme "
                               "('' takes the whole header value)", d->argv[0]);
         c->scheme = d->argv[0];
@@ -739,10 +714,10 @@ static int value_jansson_ok(struct json_object *v, int depth)
    Returns an object the caller puts, or NULL. */
 static struct json_object *segment_json(const char *s, size_t n)
 {
-    struct json_tokener *tok;
     struct json_object  *obj;
     unsigned char       *raw;
-    size_t               len = 0;
+    const char          *why;
+    size_t               len = 0, at;
 
     raw = ember_auth_b64url_decode(s, n, &len);
     if (raw == NULL)
@@ -751,17 +726,13 @@ static struct json_object *segment_json(const char *s, size_t n)
         free(raw);
         return NULL;
     }
-    tok = json_tokener_new();
-    json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
-    obj = json_tokener_parse_ex(tok, (const char *)raw, (int)len);
-    if (obj != NULL && (json_tokener_get_error(tok) != json_tokener_success
-                        || json_tokener_get_parse_end(tok) != len
-                        || !json_object_is_type(obj, json_type_object)
+    if (ember_json_parse(NULL, (const char *)raw, len, &obj, &at, &why) != 0)
+        obj = NULL;
+    if (obj != NULL && (!json_object_is_type(obj, json_type_object)
                         || !value_jansson_ok(obj, 0))) {
         json_object_put(obj);
         obj = NULL;
     }
-    json_tokener_free(tok);
     free(raw);
     return obj;
 }

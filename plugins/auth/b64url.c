@@ -1,57 +1,28 @@
 /*
- * b64url.c - base64url and the algorithm names: the little that both
- * auth.so and auth-pk.so need (each carries its own copy, hidden).
+ * b64url.c - base64url (common/base64.c's, behind auth's names) and the
+ * algorithm names: the little that both auth.so and auth-pk.so need (each
+ * carries its own copy, hidden).
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "auth.h"
+#include "base64.h"
 
 int ember_auth_b64url_value(unsigned char c)
 {
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '-')
-        return 62;
-    if (c == '_')
-        return 63;
-    return -1;
+    return ember_b64_value(EMBER_B64_URL, c);
 }
 
-/* Returns a malloc'd buffer owned by the caller, or NULL. */
+/* Returns a malloc'd buffer owned by the caller, or NULL (common/base64.c's rules). */
 unsigned char *ember_auth_b64url_decode(const char *s, size_t n, size_t *len)
 {
-    unsigned char *out;
-    unsigned long  acc = 0;
-    size_t         i, o = 0;
-    int            bits = 0;
+    unsigned char *out = ember_pu_xmalloc(ember_b64_decoded_max(n));
 
-    while (n > 0 && s[n - 1] == '=')
-        n--;
-    if (n % 4 == 1)
+    if (ember_b64_decode(EMBER_B64_URL, s, n, out, len) != 0) {
+        free(out);
         return NULL;
-    out = ember_pu_xmalloc(n / 4 * 3 + 3);
-    for (i = 0; i < n; i++) {
-        int v = ember_auth_b64url_value((unsigned char)s[i]);
-
-        if (v < 0) {
-            free(out);
-            return NULL;
-        }
-        acc = (acc << 6) | (unsigned long)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out[o++] = (unsigned char)(acc >> bits);
-            acc &= (1ul << bits) - 1;
-        }
     }
-    out[o] = '\0';
-    *len = o;
     return out;
 }
 

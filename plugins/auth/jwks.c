@@ -38,6 +38,7 @@
 #include <json-c/json.h>
 
 #include "auth.h"
+#include "json-strict.h"
 #include "jwks-fetch.h"
 #include "pk.h"
 
@@ -225,12 +226,12 @@ static int fetch(struct ember_auth_state *st, struct ember_auth_source *src,
                  struct ember_exchange *ex)
 {
     const struct ember_host *host = st->host;
-    struct json_tokener     *tok;
     struct json_object      *doc;
+    const char              *bad;
     struct timespec          t0;
     char                     why[WHY_LEN];
     char                    *body;
-    size_t                   len;
+    size_t                   len, at;
     int64_t                  left = host->remaining_ms(ex);
     long                     timeout = FETCH_TIMEOUT_MS, status = 0, max_age = -1;
     int                      ok;
@@ -259,10 +260,7 @@ static int fetch(struct ember_auth_state *st, struct ember_auth_source *src,
         return host->fail(ex->err, 503, "auth: JWKS %s: fetch failed: HTTP status %ld",
                           src->ident, status);
     }
-    tok = json_tokener_new();
-    doc = json_tokener_parse_ex(tok, body, (int)len);
-    ok = doc != NULL && json_tokener_get_error(tok) == json_tokener_success;
-    json_tokener_free(tok);
+    ok = ember_json_parse(NULL, body, len, &doc, &at, &bad) == 0 && doc != NULL;
     free(body);
     if (!ok) {
         json_object_put(doc);

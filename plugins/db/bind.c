@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "db.h"
+#include "json-strict.h"
 
 /* ---------------------------------------------------------------- parameters */
 
@@ -33,33 +34,22 @@ static struct json_object *body_object(struct ember_db *db, struct ember_exchang
                                        struct ember_error *err)
 {
     const struct ember_request *req = ex->req;
-    struct json_tokener        *tok;
     struct json_object         *o;
-    size_t                      end;
+    const char                 *why;
+    size_t                      at;
 
     if (req->body == NULL || req->body_len == 0 || req->body_len > INT_MAX) {
         db->host->fail(err, 400, "db: the request has no JSON body");
         return NULL;
     }
-    tok = json_tokener_new();
-    if (tok == NULL)
-        abort();
-    /* RFC 8259 only: no single quotes, trailing commas, comments, NaN... */
-    json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
-    o = json_tokener_parse_ex(tok, req->body, (int) req->body_len);
-    end = json_tokener_get_parse_end(tok);
-    if (o != NULL && json_tokener_get_error(tok) == json_tokener_success) {
-        while (end < req->body_len && isspace((unsigned char) req->body[end]))
-            end++;
-    }
-    if (o == NULL || json_tokener_get_error(tok) != json_tokener_success
-        || end != req->body_len || !json_object_is_type(o, json_type_object)) {
-        json_tokener_free(tok);
+    /* RFC 8259 only (common/json-strict.c): no trailing commas, comments, NaN,
+       nothing that is not UTF-8 */
+    if (ember_json_parse(NULL, req->body, req->body_len, &o, &at, &why) != 0
+        || o == NULL || !json_object_is_type(o, json_type_object)) {
         json_object_put(o);
         db->host->fail(err, 400, "db: the request body is not a JSON object");
         return NULL;
     }
-    json_tokener_free(tok);
     db->host->cleanup_add(ex, put_json, o);
     return o;
 }

@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "db.h"
+#include "text.h"
 
 /* ---------------------------------------------------------------- small helpers */
 
@@ -53,17 +54,6 @@ const char *ember_db_one_line(char *buf, size_t size, const char *msg)
 
 /* ---------------------------------------------------------------- settings */
 
-/* Letters, digits and _, at least one. */
-static int env_name(const char *s)
-{
-    const char *c;
-
-    for (c = s; *c != '\0'; c++)
-        if (!isalnum((unsigned char) *c) && *c != '_')
-            return 0;
-    return *s != '\0';
-}
-
 /* Overrides from block b (global or route) on top of *s. */
 int ember_db_read_settings(const struct ember_db *db, const struct ember_conf_block *b,
                          struct ember_db_settings *s, struct ember_error *err)
@@ -76,14 +66,14 @@ int ember_db_read_settings(const struct ember_db *db, const struct ember_conf_bl
         return EMBER_OK;
     d = host->conf_find(b, "url_env");
     if (d != NULL) {
-        if (!env_name(d->argv[0]))
+        if (!ember_env_name(d->argv[0]))
             return host->fail(err, 500, "%s:%d: db: url_env \"%s\": not an environment "
                               "variable name", d->file, d->line, d->argv[0]);
         s->url_env = d->argv[0];
     }
     d = host->conf_find(b, "password_env");
     if (d != NULL) {
-        if (!env_name(d->argv[0]))
+        if (!ember_env_name(d->argv[0]))
             return host->fail(err, 500, "%s:%d: db: password_env \"%s\": not an environment "
                               "variable name", d->file, d->line, d->argv[0]);
         s->password_env = d->argv[0];

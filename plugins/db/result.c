@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "db.h"
+#include "json-strict.h"
 
 /* Type OIDs (src/include/catalog/pg_type.dat); stable since forever. */
 #define OID_BOOL     16
@@ -137,19 +138,11 @@ static struct json_object *field_json(const PGresult *res, int row, int col)
         return json_object_new_boolean(v[0] == 't');
     case OID_JSON:
     case OID_JSONB: {
-        struct json_tokener *tok = json_tokener_new();
+        const char *why;
+        size_t      at;
 
-        if (tok == NULL)
-            abort();
-        json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
-        o = json_tokener_parse_ex(tok, v, len + 1);   /* with the NUL: "5" ends */
-        if (json_tokener_get_error(tok) != json_tokener_success) {
-            json_object_put(o);
-            o = NULL;
-        }
-        json_tokener_free(tok);
-        if (o != NULL || (len == 4 && memcmp(v, "null", 4) == 0))
-            return o;
+        if (ember_json_parse(NULL, v, len, &o, &at, &why) == 0)
+            return o;                            /* NULL for a json null */
         break;
     }
     default:

@@ -41,6 +41,8 @@
 #include <ember/plugin.h>
 
 #include "../common/plugutil.h"
+#include "json-strict.h"
+#include "text.h"
 
 #define DEFAULT_CONTENT_TYPE  "application/json"
 
@@ -86,39 +88,6 @@ struct resp {
 
 /* ---------------------------------------------------------------- helpers */
 
-/* Length of the valid UTF-8 sequence at s (n bytes left), or 0. */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-    size_t need, i;
-    unsigned cp;
-
-    if (s[0] < 0x80)
-        return 1;
-    if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-        need = 2;
-        cp = s[0] & 0x1f;
-    } else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-        need = 3;
-        cp = s[0] & 0x0f;
-    } else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-        need = 4;
-        cp = s[0] & 0x07;
-    } else {
-        return 0;
-    }
-    if (n < need)
-        return 0;
-    for (i = 1; i < need; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3f);
-    }
-    if ((need == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff)))
-        || (need == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-        return 0;
-    return need;
-}
-
 /* s as the inside of a JSON string: quotes, backslashes and controls
    escaped, invalid UTF-8 replaced by U+FFFD. */
 static void sb_json_escape(struct ember_pu_buf *b, const char *s, size_t n)
@@ -146,7 +115,7 @@ static void sb_json_escape(struct ember_pu_buf *b, const char *s, size_t n)
             }
             i++;
         } else {
-            k = utf8_len(u + i, n - i);
+            k = ember_utf8_len(u + i, n - i);
             if (k == 0) {
                 ember_pu_buf_add(b, "\\ufffd", 6);
                 i++;
@@ -159,55 +128,19 @@ static void sb_json_escape(struct ember_pu_buf *b, const char *s, size_t n)
 }
 
 /*
- * Is text (len bytes, NUL-terminated) exactly one JSON value?  0 with *out set (a new
- * object the caller puts; NULL for JSON null), or -1 with *why set.
+ * Is text (len bytes) exactly one JSON value (common/json-strict.c's rules)?  0 with
+ * *out set (a new object the caller puts; NULL for JSON null), or -1 with
+ * *why set.
  */
 static int parse_json(const char *text, size_t len, struct json_object **out,
                       const char **why)
 {
-    struct json_tokener *tok = json_tokener_new();
-    enum json_tokener_error e;
-    struct json_object  *o;
-    size_t               end;
+    size_t at;
 
-    if (tok == NULL)
-        abort();
-    *out = NULL;
-    json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
-    /* Count the terminating NUL in, so that a bare number or literal ends. */
-    o = json_tokener_parse_ex(tok, text, (int) len + 1);
-    e = json_tokener_get_error(tok);
-    end = json_tokener_get_parse_end(tok);
-    if (end > len)
-        end = len;
-    json_tokener_free(tok);
-    if (e != json_tokener_success) {
-        *why = e == json_tokener_continue ? "unexpected end" : json_tokener_error_desc(e);
-        json_object_put(o);
-        return -1;
-    }
-    while (end < len && isspace((unsigned char) text[end]))
-        end++;
-    if (end != len) {
-        *why = "text after the JSON value";
-        json_object_put(o);
-        return -1;
-    }
-    *out = o;
-    return 0;
+    return ember_json_parse(NULL, text, len, out, &at, why);
 }
 
 /* ---------------------------------------------------------------- settings */
-
-static int is_token(const char *s)
-{
-    if (*s == '\0')
-        return 0;
-    for (; *s != '\0'; s++)
-        if (!isalnum((unsigned char) *s) && strchr("!#$%&'*+-.^_`|~", *s) == NULL)
-            return 0;
-    return 1;
-}
 
 static void common_free(struct resp_common *c)
 {
@@ -239,7 +172,7 @@ static int read_common(const struct resp *rp, const struct ember_conf_block *b,
         d = &b->d[i];
         if (strcmp(d->name, "header") != 0)
             continue;
-        if (d->argc != 2 || !is_token(d->argv[0]))
+        if (d->argc != 2 || !ember_http_token(d->argv[0]))
             return host->fail(err, 500, "%s:%d: response: header \"%s\": not a header name",
                               d->file, d->line, d->argc > 0 ? d->argv[0] : "");
         if (strcasecmp(d->argv[0], "content-type") == 0)
