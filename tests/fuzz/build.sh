@@ -25,7 +25,7 @@ command -v "$CC" >/dev/null 2>&1 || {
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=all"
 CFLAGS="-g -O1 -fno-omit-frame-pointer $SAN -fsanitize=fuzzer-no-link -Wall -Wextra -Werror
         -Wno-unused-parameter -Wno-unused-function"
-CPPFLAGS="-I$bld -I$src/include -I$src/core -I$src/emu -I$src/tests/fuzz
+CPPFLAGS="-I$bld -I$src/include -I$src/core -I$src/common -I$src/emu -I$src/tests/fuzz
           -DEMBER_PKGLIBDIR=\"/nonexistent\" $(pkg-config --cflags json-c)"
 
 has() { grep -q "^#define $1 1" "$bld/config.h"; }
@@ -33,7 +33,7 @@ has() { grep -q "^#define $1 1" "$bld/config.h"; }
 # compile SRC -> OUTDIR/obj/<path>.o when the source (or any header) is newer
 obj() {
     o="$out/obj/$(echo "$1" | tr / _).o"
-    if [ ! -f "$o" ] || [ -n "$(find "$src/$1" "$src/core" "$src/include" "$src/tests/fuzz" \
+    if [ ! -f "$o" ] || [ -n "$(find "$src/$1" "$src/core" "$src/common" "$src/include" "$src/tests/fuzz" \
             "$src/plugins" "$src/emu" -newer "$o" -name '*.[ch]' -print -quit 2>/dev/null)" ]; then
         # shellcheck disable=SC2086
         $CC $CFLAGS $CPPFLAGS ${2:-} -c "$src/$1" -o "$o"
@@ -41,11 +41,15 @@ obj() {
     echo "$o"
 }
 
-# the core, everything but main(): one archive, as core/libember.a
+# the core, everything but main(), and common/ (the rules core and plugins
+# share): one archive, as core/libember.a
 core_objs=
 for f in "$src"/core/*.c; do
     case $f in */main.c) continue ;; esac
     core_objs="$core_objs $(obj "core/${f##*/}")"
+done
+for f in "$src"/common/*.c; do
+    core_objs="$core_objs $(obj "common/${f##*/}")"
 done
 rm -f "$out/libember-fuzz.a"
 # shellcheck disable=SC2086
