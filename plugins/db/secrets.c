@@ -12,6 +12,7 @@
 
 #include "../common/httpget.h"
 #include "../common/plugutil.h"
+#include "json-strict.h"
 #include "secrets.h"
 #include "sigv4.h"
 
@@ -29,22 +30,14 @@ static void wipe_free(char *s)
     free(s);
 }
 
-/* A JSON text parsed strictly, or NULL. Caller puts. */
+/* A JSON text parsed strictly (common/json-strict.c), or NULL. Caller puts. */
 static struct json_object *parse(const char *s)
 {
-    struct json_tokener *tok = json_tokener_new();
-    struct json_object  *o;
+    struct json_object *o;
+    const char         *why;
+    size_t              at;
 
-    if (tok == NULL)
-        abort();
-    json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
-    o = json_tokener_parse_ex(tok, s, (int) strlen(s) + 1);
-    if (json_tokener_get_error(tok) != json_tokener_success) {
-        json_object_put(o);
-        o = NULL;
-    }
-    json_tokener_free(tok);
-    return o;
+    return ember_json_parse(NULL, s, strlen(s), &o, &at, &why) == 0 ? o : NULL;
 }
 
 int ember_secret_fetch(const char *id, int64_t end, char **out, char *why, size_t why_size)
