@@ -8,8 +8,8 @@
  *     empty map is null; headers keep the client's spelling.
  *   - v2/url: header names lower-case, repeated values joined with ",";
  *     the Cookie header becomes the "cookies" array; empty maps omitted;
- *     v2 (not url) decodes the path (once, bytes as they come: "%00" is a
- *     NUL) and puts a named stage in front of it.
+ *     v2 (not url) decodes the path (once; "%00" is a NUL, bytes that are
+ *     not UTF-8 become U+FFFD) and puts a named stage in front of it.
  *   - every format: Host, X-Amzn-Trace-Id and X-Forwarded-{For,Port,Proto}
  *     added when the client did not send them, as AWS does; a client's
  *     X-Forwarded-For gets the source address appended.
@@ -30,6 +30,7 @@
 #include "apigw.h"
 #include "base64.h"
 #include "json-strict.h"
+#include "text.h"
 #include "buf.h"
 #include "error.h"
 #include "pct.h"
@@ -120,16 +121,33 @@ static char *pct_encode(const char *s)
     return b.data;
 }
 
-/* Decode %XX (a bad escape stays as it is; "+" stays "+"); *len (if not
-   NULL) the decoded length, a "%00" being a NUL inside. Caller frees. */
+/* Decode %XX (a bad escape stays as it is; "+" stays "+") into a string as
+   AWS's gateways make one for the JSON event: bytes that are not UTF-8 each
+   become U+FFFD, as a UTF-8 decoder makes them; a "%00" is a NUL inside.
+   *len (if not NULL) the decoded length.  Caller frees. */
 static char *pct_decode_len(const char *s, size_t n, size_t *len)
 {
-    char   *d = ember_xmalloc(n + 1);
-    size_t  o = ember_pct_decode(d, s, n, 0);
+    char   *d = ember_xmalloc(n + 1), *t = ember_xmalloc(3 * n + 1);
+    size_t  dn = ember_pct_decode(d, s, n, 0), i, o = 0;
 
+    for (i = 0; i < dn;) {
+        size_t k = ember_utf8_len((const unsigned char *) d + i, dn - i);
+
+        if (k == 0) {
+            memcpy(t + o, "\xef\xbf\xbd", 3);
+            o += 3;
+            i++;
+        } else {
+            memcpy(t + o, d + i, k);
+            o += k;
+            i += k;
+        }
+    }
+    t[o] = '\0';
+    free(d);
     if (len)
         *len = o;
-    return d;
+    return t;
 }
 
 static char *pct_decode(const char *s, size_t n)
@@ -641,9 +659,9 @@ static json_object *event_v2(struct built *b, const struct ember_apigw_request *
     size_t         i, raw_len;
 
     api = b->api_id;
-    /* HTTP APIs decode the path (Function URLs do not), bytes as they come
-       (a "%00" is a NUL, "%FF" a lone byte), and a named stage is its
-       first segment */
+    /* HTTP APIs decode the path (Function URLs do not) into a string: a
+       "%00" is a NUL, bytes that are not UTF-8 each become U+FFFD (as a
+       UTF-8 decoder makes them); a named stage is its first segment */
     if (f == EMBER_APIGW_V2) {
         struct ember_buf path = EMBER_BUF_INIT;
         size_t           dlen;
