@@ -47,7 +47,7 @@ while [ $# -gt 0 ]; do
 done
 
 # The recipe: changing anything below that alters the result bumps this.
-recipe=1
+recipe=2     # 2: deps/libpq-patches/ (fast client SCRAM)
 pg_configure="--with-openssl --without-gssapi --without-ldap --without-icu
  --without-readline --without-zlib --without-llvm --without-perl --without-python
  --without-tcl --without-pam --without-bonjour --without-selinux --without-systemd
@@ -151,6 +151,14 @@ fi
 dsc=$(ls "$work"/dl/*.dsc)
 dpkg-source -x "$dsc" "$work/src" >>"$log" 2>&1 ||
     { tail -n 20 "$log" >&2; die "dpkg-source -x $dsc failed"; }
+# ember's own patches (deps/libpq-patches/, each says why): the client side of
+# SCRAM only, nothing the server or the wire sees changes
+here=$(cd "$(dirname "$0")" && pwd)
+for p in "$here"/libpq-patches/*.patch; do
+    [ -f "$p" ] || continue
+    patch -d "$work/src" -p1 --no-backup-if-mismatch <"$p" >>"$log" 2>&1 ||
+        { tail -n 20 "$log" >&2; die "patch $p does not apply to $src $built"; }
+done
 t1=$(date +%s)
 
 # 2. configure and build src/interfaces/libpq (and the src/common, src/port

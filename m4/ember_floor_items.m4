@@ -31,7 +31,7 @@ AC_DEFUN([EMBER_FLOOR_ITEMS], [
     dnl the static minimal libpq of --with-libpq=static (deps/libpq-static.sh), with
     dnl OpenSSL's archives: libc is then the floor's only shared object
     FLOOR_PQ_CFLAGS="-I$ember_pq_prefix/include"
-    FLOOR_PQ_LIBS="$ember_pq_prefix/lib/libpq.a $ember_pq_prefix/lib/libpgcommon_shlib.a $ember_pq_prefix/lib/libpgport_shlib.a /usr/lib/$ember_floor_ma/libssl.a /usr/lib/$ember_floor_ma/libcrypto.a -pthread"
+    FLOOR_PQ_LIBS="$ember_pq_prefix/lib/libpq.a $ember_pq_prefix/lib/libpgcommon_shlib.a $ember_pq_prefix/lib/libpgport_shlib.a $FLOOR_NETTLE_A /usr/lib/$ember_floor_ma/libssl.a /usr/lib/$ember_floor_ma/libcrypto.a -pthread"
     ember_floor_pq_how="the static minimal libpq of --with-libpq=static and OpenSSL's archives"
   ], [test "$ember_floor_items" = yes], [
     PKG_CHECK_MODULES([FLOOR_PQ], [libpq], [ember_floor_pq_how="libpq from pkg-config (shared: no --with-libpq=static)"],

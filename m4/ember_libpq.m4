@@ -53,6 +53,7 @@ AC_DEFUN([EMBER_WITH_LIBPQ], [
       EMBER_LIBPQ=system
     ], [
     AC_MSG_RESULT([$ember_pq_prefix])
+    ember_pq_multiarch=`$CC -print-multiarch 2>/dev/null`
     dnl deps/libpq-static.sh builds the newest other source of the same major
     dnl when the installed version's is not served: say so, loudly
     AS_IF([grep -q '(installed: ' "$ember_pq_prefix/done" 2>/dev/null &&
@@ -60,11 +61,11 @@ AC_DEFUN([EMBER_WITH_LIBPQ], [
       ember_pq_built=`sed 's/ for .*//' "$ember_pq_prefix/done"`
       AC_MSG_WARN([the static libpq is not the installed version: $ember_pq_built (the installed version's source is not served; it may lack that release's fixes); configure --with-libpq=system to ship the installed libpq.so.5])
     ])
-    ember_pq_multiarch=`$CC -print-multiarch 2>/dev/null`
     PQ_CFLAGS="-I$ember_pq_prefix/include"
     dnl -Wl, so that libtool passes the archives to the linker without its
     dnl "not portable" warning; --exclude-libs: none of their symbols leaves db.so
-    PQ_LIBS="-Wl,--exclude-libs,ALL -Wl,$ember_pq_prefix/lib/libpq.a,$ember_pq_prefix/lib/libpgcommon_shlib.a,$ember_pq_prefix/lib/libpgport_shlib.a"
+    dnl libnettle.a: the client's SCRAM PBKDF2 (deps/libpq-patches/)
+    PQ_LIBS="-Wl,--exclude-libs,ALL -Wl,$ember_pq_prefix/lib/libpq.a,$ember_pq_prefix/lib/libpgcommon_shlib.a,$ember_pq_prefix/lib/libpgport_shlib.a,/usr/lib/$ember_pq_multiarch/libnettle.a"
     AS_IF([test "x$with_libpq_openssl" = xstatic], [
       PQ_LIBS="$PQ_LIBS,/usr/lib/$ember_pq_multiarch/libssl.a,/usr/lib/$ember_pq_multiarch/libcrypto.a -pthread"
       EMBER_LIBPQ="static+openssl"
