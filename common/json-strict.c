@@ -45,7 +45,7 @@ int ember_json_parse(struct json_tokener *tok, const char *s, size_t n,
         tok = own;
     }
     json_tokener_reset(tok);
-    json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+    json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
     root = json_tokener_parse_ex(tok, s, (int) n);
     jerr = json_tokener_get_error(tok);
     end = json_tokener_get_parse_end(tok);

@@ -3,10 +3,13 @@
  * event) and the plugins (configured bodies, request bodies, JWT segments,
  * JWKS documents, json columns).
  *
- * The rules (RFC 8259): json-c's JSON_TOKENER_STRICT grammar; strict UTF-8
- * (JSON_TOKENER_VALIDATE_UTF8); whitespace (space, tab, LF, CR) before and
- * after the value, nothing else after it; no NUL byte anywhere (the
- * tokener would take it as the end of the input).  One source
+ * The rules: json-c's JSON_TOKENER_STRICT grammar; whitespace (space, tab,
+ * LF, CR) before and after the value, nothing else after it; no NUL byte
+ * anywhere (the tokener would take it as the end of the input).  UTF-8 is
+ * not checked here: the event's strings are checked where they matter (a
+ * path is refused with its source known), and a caller that needs RFC 8259
+ * text (a request body, a JWT segment) calls ember_utf8_valid() (text.h)
+ * first.  One source
  * file compiled into core/libember.a and plugins/common/libplugjson.la (not
  * libplugutil.la: auth-jwks.so does not link json-c).
  */

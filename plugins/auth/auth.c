@@ -726,7 +726,8 @@ static struct json_object *segment_json(const char *s, size_t n)
         free(raw);
         return NULL;
     }
-    if (ember_json_parse(NULL, (const char *)raw, len, &obj, &at, &why) != 0)
+    if (!ember_utf8_valid(raw, len)
+        || ember_json_parse(NULL, (const char *)raw, len, &obj, &at, &why) != 0)
         obj = NULL;
     if (obj != NULL && (!json_object_is_type(obj, json_type_object)
                         || !value_jansson_ok(obj, 0))) {

@@ -16,6 +16,7 @@
 
 #include "db.h"
 #include "json-strict.h"
+#include "text.h"
 
 /* ---------------------------------------------------------------- parameters */
 
@@ -44,7 +45,9 @@ static struct json_object *body_object(struct ember_db *db, struct ember_exchang
     }
     /* RFC 8259 only (common/json-strict.c): no trailing commas, comments, NaN,
        nothing that is not UTF-8 */
-    if (ember_json_parse(NULL, req->body, req->body_len, &o, &at, &why) != 0
+    o = NULL;
+    if (!ember_utf8_valid((const unsigned char *) req->body, req->body_len)
+        || ember_json_parse(NULL, req->body, req->body_len, &o, &at, &why) != 0
         || o == NULL || !json_object_is_type(o, json_type_object)) {
         json_object_put(o);
         db->host->fail(err, 400, "db: the request body is not a JSON object");
