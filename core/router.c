@@ -38,6 +38,7 @@
 #include "cors.h"
 #include "pct.h"
 #include "router.h"
+#include "schema.h"
 #include "xalloc.h"
 
 enum seg_kind {
@@ -75,38 +76,13 @@ static const char *const methods[] = {
 
 /* ------------------------------------------------------------------ build */
 
-/* A template as it may appear inside "..." in a one-line message. */
-static void put_shown(struct ember_buf *b, const char *s)
-{
-    size_t i;
-
-    for (i = 0; s[i] != '\0'; i++) {
-        unsigned char c = (unsigned char) s[i];
-
-        if (i == 200) {
-            ember_buf_puts(b, "...");
-            return;
-        }
-        if (c == '\n')
-            ember_buf_puts(b, "\\n");
-        else if (c == '\t')
-            ember_buf_puts(b, "\\t");
-        else if (c == '"' || c == '\\')
-            ember_buf_printf(b, "\\%c", c);
-        else if (c < 0x20 || c == 0x7f)
-            ember_buf_printf(b, "\\x%02x", c);
-        else
-            ember_buf_append(b, &s[i], 1);
-    }
-}
-
 static __attribute__((format(printf, 3, 4)))
 void route_error(struct ember_buf *errs, const struct ember_conf_route *cr, const char *fmt, ...)
 {
     va_list ap;
 
     ember_buf_printf(errs, "%s:%d: route \"", cr->file, cr->line);
-    put_shown(errs, cr->path);
+    ember_schema_show(errs, cr->path);
     ember_buf_puts(errs, "\": ");
     va_start(ap, fmt);
     ember_buf_vprintf(errs, fmt, ap);
@@ -266,7 +242,7 @@ int ember_router_build(struct ember_router **rp, const struct ember_conf *conf,
             if (c[j].key != NULL && strcmp(c[j].key, c[i].key) == 0) {
                 struct ember_buf other = EMBER_BUF_INIT;
 
-                put_shown(&other, conf->routes[j].path);
+                ember_schema_show(&other, conf->routes[j].path);
                 route_error(errs, cr, "duplicate of %s \"%s\" at line %d",
                             conf->routes[j].method, ember_buf_str(&other), conf->routes[j].line);
                 ember_buf_free(&other);
