@@ -24,6 +24,19 @@
 #include "../common/plugutil.h"   /* ember_pu_xcalloc & co. */
 #include "creds.h"                /* IAM auth, secrets (creds.c) */
 
+/* Type OIDs of the results turned into JSON (result.c; tests/fuzz/db.c builds
+   results of them), from src/include/catalog/pg_type.dat: stable since forever. */
+#define OID_BOOL     16
+#define OID_INT8     20
+#define OID_INT2     21
+#define OID_INT4     23
+#define OID_OID      26
+#define OID_JSON     114
+#define OID_FLOAT4   700
+#define OID_FLOAT8   701
+#define OID_NUMERIC  1700
+#define OID_JSONB    3802
+
 #define EMBER_DB_DEFAULT_URL_ENV          "DATABASE_URL"
 #define EMBER_DB_DEFAULT_CONNECT_TIMEOUT  5        /* seconds */
 #define EMBER_DB_DEFAULT_MAX_IDLE         300      /* seconds idle before a check */

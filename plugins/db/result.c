@@ -14,18 +14,6 @@
 #include "db.h"
 #include "json-strict.h"
 
-/* Type OIDs (src/include/catalog/pg_type.dat); stable since forever. */
-#define OID_BOOL     16
-#define OID_INT8     20
-#define OID_INT2     21
-#define OID_INT4     23
-#define OID_OID      26
-#define OID_JSON     114
-#define OID_FLOAT4   700
-#define OID_FLOAT8   701
-#define OID_NUMERIC  1700
-#define OID_JSONB    3802
-
 /* ---------------------------------------------------------------- results */
 
 /* Is s a JSON number (RFC 8259), fit to be sent as written?  PostgreSQL's

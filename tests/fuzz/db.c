@@ -28,18 +28,6 @@
 
 extern const struct ember_plugin ember_plugin_db;
 
-/* Type OIDs (src/include/catalog/pg_type.dat) */
-#define OID_BOOL     16
-#define OID_INT8     20
-#define OID_INT2     21
-#define OID_INT4     23
-#define OID_OID      26
-#define OID_JSON     114
-#define OID_FLOAT4   700
-#define OID_FLOAT8   701
-#define OID_NUMERIC  1700
-#define OID_JSONB    3802
-
 static const char CONF[] =
     "route POST /items/{id} {\n"
     "    db {\n"
