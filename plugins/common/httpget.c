@@ -20,38 +20,6 @@
 #include "httpget.h"
 #include "plugutil.h"
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* 1 ready, 0 out of time, -1 error (errno). */
-static int wait_fd(int fd, short events, int64_t end)
-{
-    struct pollfd pfd;
-    int64_t       left;
-    int           rc;
-
-    for (;;) {
-        left = end - now_ms();
-        if (left <= 0)
-            return 0;
-        pfd.fd = fd;
-        pfd.events = events;
-        pfd.revents = 0;
-        rc = poll(&pfd, 1, left > INT_MAX ? INT_MAX : (int) left);
-        if (rc > 0)
-            return 1;
-        if (rc == 0)
-            return 0;
-        if (errno != EINTR)
-            return -1;
-    }
-}
-
 static int failf(char *why, size_t size, const char *msg, int err)
 {
     if (err != 0)
@@ -76,7 +44,7 @@ static int send_all(int fd, const char *p, size_t n, int64_t end, char *why, siz
         if (w < 0 && errno == EINTR)
             continue;
         if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            rc = wait_fd(fd, POLLOUT, end);
+            rc = ember_pu_wait_fd(fd, POLLOUT, end);
             if (rc == 0)
                 return failf(why, size, "no answer within the time left", 0);
             if (rc < 0)
@@ -176,7 +144,7 @@ int ember_http_get(int port, const char *target, const char *const *headers, int
             failf(why, why_size, "connecting", errno);
             goto out;
         }
-        rc = wait_fd(fd, POLLOUT, end);
+        rc = ember_pu_wait_fd(fd, POLLOUT, end);
         if (rc <= 0) {
             failf(why, why_size, rc == 0 ? "no answer within the time left" : "connecting",
                   rc == 0 ? 0 : errno);
@@ -208,7 +176,7 @@ int ember_http_get(int port, const char *target, const char *const *headers, int
         if (got < 0 && errno == EINTR)
             continue;
         if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            rc = wait_fd(fd, POLLIN, end);
+            rc = ember_pu_wait_fd(fd, POLLIN, end);
             if (rc == 0) {
                 failf(why, why_size, "no answer within the time left", 0);
                 goto out;

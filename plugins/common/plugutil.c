@@ -4,8 +4,11 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "plugutil.h"
 
@@ -83,4 +86,35 @@ void ember_pu_buf_add(struct ember_pu_buf *b, const char *s, size_t n)
 void ember_pu_buf_adds(struct ember_pu_buf *b, const char *s)
 {
     ember_pu_buf_add(b, s, strlen(s));
+}
+
+int64_t ember_pu_now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int ember_pu_wait_fd(int fd, short events, int64_t end)
+{
+    struct pollfd pfd;
+    int64_t       left;
+    int           rc;
+
+    for (;;) {
+        left = end - ember_pu_now_ms();
+        if (left <= 0)
+            return 0;
+        pfd.fd = fd;
+        pfd.events = events;
+        pfd.revents = 0;
+        rc = poll(&pfd, 1, left > INT_MAX ? INT_MAX : (int) left);
+        if (rc > 0)
+            return 1;
+        if (rc == 0)
+            return 0;
+        if (errno != EINTR)
+            return -1;
+    }
 }

@@ -10,6 +10,7 @@
 #define EMBER_PLUGUTIL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* Out of memory aborts; never NULL.  The caller frees the result. */
 void *ember_pu_xmalloc(size_t n);
@@ -24,6 +25,13 @@ char *ember_pu_xstrndup(const char *s, size_t n);
  * was.
  */
 int ember_pu_parse_long(const char *s, long min, long max, long *out);
+
+/* CLOCK_MONOTONIC in milliseconds. */
+int64_t ember_pu_now_ms(void);
+
+/* Wait until fd is ready for `events` (poll's) or the monotonic time `end`
+   (ember_pu_now_ms); 1 ready, 0 out of time, -1 error (errno). */
+int ember_pu_wait_fd(int fd, short events, int64_t end);
 
 /* A growable byte buffer, NUL-terminated once anything was added. */
 struct ember_pu_buf {

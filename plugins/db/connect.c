@@ -21,14 +21,6 @@
 
 /* ---------------------------------------------------------------- small helpers */
 
-int64_t ember_db_now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* libpq's messages end with a newline and may span lines: one line. */
 const char *ember_db_one_line(char *buf, size_t size, const char *msg)
 {
@@ -229,30 +221,6 @@ int ember_db_conn_alive(struct ember_db_conn *c)
     return c->pg != NULL && PQstatus(c->pg) == CONNECTION_OK;
 }
 
-/* Wait until fd is ready for `events` or the monotonic time `end`;
-   1 ready, 0 timeout, -1 error. */
-int ember_db_wait_fd(int fd, short events, int64_t end)
-{
-    struct pollfd pfd;
-    int64_t       left;
-    int           rc;
-
-    for (;;) {
-        left = end - ember_db_now_ms();
-        if (left <= 0)
-            return 0;
-        pfd.fd = fd;
-        pfd.events = events;
-        pfd.revents = 0;
-        rc = poll(&pfd, 1, left > INT_MAX ? INT_MAX : (int) left);
-        if (rc > 0)
-            return 1;
-        if (rc == 0)
-            return 0;
-        if (errno != EINTR)
-            return -1;
-    }
-}
 
 /*
  * A relative sslrootcert is in the unzipped function ($LAMBDA_TASK_ROOT,
@@ -410,7 +378,7 @@ retry:
     n = ember_db_creds_params(&set->creds, &cc, keys, vals, n);   /* host, port, user, token */
     keys[n] = NULL;                        vals[n] = NULL;
 
-    conn_end = ember_db_now_ms() + (int64_t) set->connect_timeout * 1000;
+    conn_end = ember_pu_now_ms() + (int64_t) set->connect_timeout * 1000;
     if (conn_end > end)
         conn_end = end;
     c->lost[0] = '\0';
@@ -424,7 +392,7 @@ retry:
     st = PGRES_POLLING_WRITING;
     while (PQstatus(c->pg) != CONNECTION_BAD && st != PGRES_POLLING_OK
            && st != PGRES_POLLING_FAILED) {
-        rc = ember_db_wait_fd(PQsocket(c->pg), st == PGRES_POLLING_READING ? POLLIN : POLLOUT,
+        rc = ember_pu_wait_fd(PQsocket(c->pg), st == PGRES_POLLING_READING ? POLLIN : POLLOUT,
                               conn_end);
         if (rc == 0) {
             ember_db_conn_drop(c);
@@ -457,7 +425,7 @@ retry:
     }
     ember_db_creds_clear(&cc);
     PQsetNoticeReceiver(c->pg, on_notice, c);
-    c->last_used = ember_db_now_ms();
+    c->last_used = ember_pu_now_ms();
     c->gen++;
     if (c->gen == 0)
         c->gen = 1;

@@ -169,7 +169,7 @@ static int db_handle(void *state, void *route_state, struct ember_exchange *ex)
     if (left - EMBER_DB_DEADLINE_MARGIN_MS < EMBER_DB_MIN_BUDGET_MS)
         return host->fail(ex->err, 504, "db: %lld ms left before the invocation's deadline; "
                           "not starting the statement", (long long) left);
-    end = ember_db_now_ms() + left - EMBER_DB_DEADLINE_MARGIN_MS;
+    end = ember_pu_now_ms() + left - EMBER_DB_DEADLINE_MARGIN_MS;
 
     rc = ember_db_execute(db, r, ex, vals, end, &res, ex->err);
     if (rc == EMBER_OK && PQresultStatus(res) != PGRES_TUPLES_OK

@@ -124,7 +124,6 @@ struct ember_db {
 enum ember_db_wait { EMBER_DB_WAIT_OK, EMBER_DB_WAIT_TIMEOUT, EMBER_DB_WAIT_GONE };
 
 /* connect.c */
-int64_t ember_db_now_ms(void);
 /* msg (a libpq message, maybe multi-line) as one line in buf. */
 const char *ember_db_one_line(char *buf, size_t size, const char *msg);
 /* Overrides from block b (global or route) on top of *s. */
@@ -137,8 +136,6 @@ int ember_db_check_settings(const struct ember_db *db, const struct ember_conf_b
 struct ember_db_conn *ember_db_conn_for(struct ember_db *db, const struct ember_db_settings *s);
 void ember_db_conn_drop(struct ember_db_conn *c);
 int ember_db_conn_alive(struct ember_db_conn *c);
-/* 1 when fd is ready for `events`, 0 at the monotonic time `end`, -1 error. */
-int ember_db_wait_fd(int fd, short events, int64_t end);
 /* Open c->pg by `end` (monotonic ms) or connect_timeout, whichever first. */
 int ember_db_conn_open(struct ember_db *db, struct ember_db_conn *c, struct ember_exchange *ex,
                        int64_t end, struct ember_error *err);

@@ -45,7 +45,7 @@ static enum ember_db_wait wait_result(PGconn *pg, int64_t end, PGresult **out)
             PQclear(last);
             last = r;
         }
-        rc = ember_db_wait_fd(PQsocket(pg), POLLIN, end);
+        rc = ember_pu_wait_fd(PQsocket(pg), POLLIN, end);
         if (rc == 0) {
             PQclear(last);
             return EMBER_DB_WAIT_TIMEOUT;
@@ -169,7 +169,7 @@ static void cancel_running(const struct ember_db *db, struct ember_db_conn *c)
         ember_db_conn_drop(c);
         return;
     }
-    if (wait_result(c->pg, ember_db_now_ms() + EMBER_DB_CANCEL_GRACE_MS, &r) != EMBER_DB_WAIT_OK)
+    if (wait_result(c->pg, ember_pu_now_ms() + EMBER_DB_CANCEL_GRACE_MS, &r) != EMBER_DB_WAIT_OK)
         ember_db_conn_drop(c);
     PQclear(r);
 }
@@ -181,7 +181,7 @@ static void cancel_running(const struct ember_db *db, struct ember_db_conn *c)
  */
 static int conn_check(struct ember_db_conn *c, int64_t end)
 {
-    int64_t   e = ember_db_now_ms() + (int64_t) c->set.connect_timeout * 1000;
+    int64_t   e = ember_pu_now_ms() + (int64_t) c->set.connect_timeout * 1000;
     PGresult *res = NULL;
     int       ok;
 
@@ -193,7 +193,7 @@ static int conn_check(struct ember_db_conn *c, int64_t end)
          && PQresultStatus(res) == PGRES_EMPTY_QUERY;
     PQclear(res);
     if (ok)
-        c->last_used = ember_db_now_ms();
+        c->last_used = ember_pu_now_ms();
     return ok;
 }
 
@@ -304,10 +304,10 @@ int ember_db_execute(struct ember_db *db, struct ember_db_route *r,
                      lost_cause(c, NULL, line, sizeof(line)));
             ember_db_conn_drop(c);
         } else if (c->pg != NULL && !fresh
-                   && ember_db_now_ms() - c->last_used >= (int64_t) c->set.max_idle * 1000
+                   && ember_pu_now_ms() - c->last_used >= (int64_t) c->set.max_idle * 1000
                    && !conn_check(c, end)) {
             snprintf(lost, sizeof(lost), "the connection idle for %lld s did not answer a "
-                     "check (%s)", (long long) (ember_db_now_ms() - c->last_used) / 1000,
+                     "check (%s)", (long long) (ember_pu_now_ms() - c->last_used) / 1000,
                      lost_cause(c, NULL, line, sizeof(line)));
             ember_db_conn_drop(c);
         }
@@ -379,7 +379,7 @@ int ember_db_execute(struct ember_db *db, struct ember_db_route *r,
             return host->fail(err, 503, "db: %s%s", lost,
                               r->readonly ? "" : "; not retried (not marked readonly on)");
         }
-        c->last_used = ember_db_now_ms();
+        c->last_used = ember_pu_now_ms();
         *out = res;
         return EMBER_OK;
     }
